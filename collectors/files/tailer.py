@@ -1,0 +1,123 @@
+"""Follow one file: read complete lines from an offset, bounded in memory, and notice rotation and truncation.
+
+A line is identified by the byte offset where it starts, so re-reading from a checkpoint yields the same
+(source id, seq) identities as the first time. A line longer than ``max_line_bytes`` is cut there and flagged;
+the rest of it, up to the next newline, is skipped without being held in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+
+from logjet.wire import FLAG_INVALID_UTF8, FLAG_TRUNCATED, Entry
+
+__all__ = ["FINGERPRINT_BYTES", "Tailer", "fingerprint"]
+
+FINGERPRINT_BYTES = 1024
+READ_CHUNK = 1 << 20
+
+
+def fingerprint(fd: int) -> str | None:
+    """Hash of the file's first line (at most FINGERPRINT_BYTES); None until that line is complete."""
+    head = os.pread(fd, FINGERPRINT_BYTES, 0)
+    nl = head.find(b"\n")
+    if nl >= 0:
+        head = head[: nl + 1]
+    elif len(head) < FINGERPRINT_BYTES:
+        return None
+    return hashlib.blake2b(head, digest_size=8).hexdigest()
+
+
+def _decode(raw: bytes) -> tuple[str, tuple[str, ...]]:
+    try:
+        return raw.decode("utf-8"), ()
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), (FLAG_INVALID_UTF8,)
+
+
+@dataclass
+class Tailer:
+    path: str
+    fd: int
+    dev: int
+    ino: int
+    fingerprint: str
+    offset: int  # where the next read starts
+    max_line_bytes: int
+    buffer: bytes = b""
+    buffer_start: int = 0  # file offset of buffer[0]
+    skipping: bool = False  # inside the unread rest of a truncated line
+    skip_from: int = 0  # where that truncated line started
+    last_growth: float = 0.0
+
+    @classmethod
+    def open(cls, path: str, fd: int, fp: str, offset: int, max_line_bytes: int) -> Tailer:
+        st = os.fstat(fd)
+        return cls(path, fd, st.st_dev, st.st_ino, fp, offset, max_line_bytes, b"", offset,
+                   last_growth=time.monotonic())
+
+    @property
+    def key(self) -> str:
+        return f"{self.dev}:{self.ino}:{self.fingerprint}"
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def truncated(self) -> bool:
+        return self.size() < self.offset
+
+    @property
+    def resume_offset(self) -> int:
+        """Where a restart must read from so that no line after the ones emitted so far is lost.
+
+        Inside a truncated line that is the line's start: its truncated entry is sent again after a restart, with
+        the same identity, and dropped downstream as a duplicate.
+        """
+        return self.skip_from if self.skipping else self.buffer_start
+
+    def read(self, now_ns: int, limit: int) -> list[Entry]:
+        """Read complete lines from the current offset, stopping after a chunk once ``limit`` lines are in."""
+        out: list[Entry] = []
+        while len(out) < limit:
+            chunk = os.pread(self.fd, READ_CHUNK, self.offset)
+            if not chunk:
+                break
+            self.last_growth = time.monotonic()
+            self.offset += len(chunk)
+            data = self.buffer + chunk if self.buffer else chunk
+            start = 0
+            while True:
+                nl = data.find(b"\n", start)
+                if nl < 0:
+                    break
+                line_off = self.buffer_start + start
+                if self.skipping:
+                    self.skipping = False
+                else:
+                    raw = data[start:nl]
+                    if raw.endswith(b"\r"):
+                        raw = raw[:-1]
+                    out.append(self._entry(line_off, now_ns, raw, ()))
+                start = nl + 1
+            rest = data[start:]
+            rest_start = self.buffer_start + start
+            if self.skipping:
+                rest, rest_start = b"", self.buffer_start + len(data)
+            elif len(rest) > self.max_line_bytes:
+                out.append(self._entry(rest_start, now_ns, rest[: self.max_line_bytes], (FLAG_TRUNCATED,)))
+                self.skipping, self.skip_from = True, rest_start
+                rest, rest_start = b"", self.buffer_start + len(data)
+            self.buffer, self.buffer_start = rest, rest_start
+            if len(chunk) < READ_CHUNK:
+                break
+        return out
+
+    def _entry(self, seq: int, now_ns: int, raw: bytes, flags: tuple[str, ...]) -> Entry:
+        text, more = _decode(raw)
+        return Entry(seq, now_ns, text, flags + more)
+
+    def close(self) -> None:
+        os.close(self.fd)

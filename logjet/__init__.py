@@ -1,0 +1,3 @@
+"""logjet: a centralized log pipeline (collectors -> Kafka -> processor -> Elasticsearch <- API)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from logjet.cli import main
+
+main()

@@ -1,0 +1,193 @@
+"""The logjet wire format, version 1: what a Kafka record written by a collector carries.
+
+See docs/wire-format.md for the contract. In short:
+
+- key: the source id (UTF-8), so one source's entries stay in order on one partition;
+- headers: ``logjet-wire: 1`` and ``content-type: application/vnd.logjet.batch+json``;
+- value: one JSON object ``{"v": 1, "source": {...}, "entries": [[seq, time_ns, message, flags?], ...]}``
+  holding a run of consecutive entries of one source.
+
+An entry's identity is (source id, seq), stable across collector restarts; ``entry_id`` hashes it into the
+Elasticsearch ``_id``. Records without the ``logjet-wire`` header come from third-party producers (kcat,
+rsyslog omkafka, any client): each record is one entry whose identity is its topic, partition and offset.
+
+This module must stay free of I/O and of any Kafka or Elasticsearch client: both ends import it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from logjet.errors import WireFormatError
+
+__all__ = [
+    "CONTENT_TYPE",
+    "HEADER_VERSION",
+    "VERSION",
+    "Batch",
+    "Entry",
+    "Source",
+    "decode_record",
+    "encode_batch",
+    "entry_id",
+]
+
+VERSION = 1
+HEADER_VERSION = "logjet-wire"
+CONTENT_TYPE = "application/vnd.logjet.batch+json"
+_HEADERS = [(HEADER_VERSION, str(VERSION).encode()), ("content-type", CONTENT_TYPE.encode())]
+
+FLAG_TRUNCATED = "truncated"
+FLAG_INVALID_UTF8 = "invalid_utf8"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where entries come from. ``id`` is unique and stable for the life of the source."""
+
+    id: str
+    kind: str
+    host: str = ""
+    collector: str = ""
+    path: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind, "host": self.host, "collector": self.collector}
+        if self.path is not None:
+            out["path"] = self.path
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One log entry. ``seq`` orders entries within a source (a file's byte offset, a Kafka offset)."""
+
+    seq: int
+    time_ns: int
+    message: str
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Consecutive entries of one source: the unit a Kafka record carries."""
+
+    source: Source
+    entries: Sequence[Entry]
+
+
+def entry_id(source_id: str, seq: int) -> str:
+    """The stable document id of an entry: a replay of the same entry maps to the same id."""
+    digest = hashlib.blake2b(f"{source_id}\x00{seq}".encode(), digest_size=15).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def encode_batch(batch: Batch) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Return (key, value, headers) of the Kafka record that carries ``batch``."""
+    if not batch.entries:
+        raise ValueError("a wire record carries at least one entry")
+    entries = [
+        [e.seq, e.time_ns, e.message, list(e.flags)] if e.flags else [e.seq, e.time_ns, e.message]
+        for e in batch.entries
+    ]
+    value = orjson.dumps({"v": VERSION, "source": batch.source.to_json(), "entries": entries})
+    return batch.source.id.encode(), value, list(_HEADERS)
+
+
+def _header(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> bytes | None:
+    if headers:
+        for key, val in headers:
+            if key == name:
+                return val
+    return None
+
+
+def _decode_source(raw: Any) -> Source:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("kind"), str):
+        raise WireFormatError("source must be an object with string 'id' and 'kind'")
+    tags = raw.get("tags") or {}
+    if not isinstance(tags, dict):
+        raise WireFormatError("source.tags must be an object")
+    path = raw.get("path")
+    return Source(
+        id=raw["id"],
+        kind=raw["kind"],
+        host=str(raw.get("host", "")),
+        collector=str(raw.get("collector", "")),
+        path=path if isinstance(path, str) else None,
+        tags={str(k): str(v) for k, v in tags.items()},
+    )
+
+
+def _decode_entry(raw: Any) -> Entry:
+    if not isinstance(raw, list) or not 3 <= len(raw) <= 4:
+        raise WireFormatError("an entry must be [seq, time_ns, message] or [seq, time_ns, message, flags]")
+    seq, time_ns, message = raw[0], raw[1], raw[2]
+    if type(seq) is not int or type(time_ns) is not int or not isinstance(message, str):
+        raise WireFormatError("entry fields must be [int, int, string]")
+    flags: tuple[str, ...] = ()
+    if len(raw) == 4:
+        if not isinstance(raw[3], list) or not all(isinstance(f, str) for f in raw[3]):
+            raise WireFormatError("entry flags must be a list of strings")
+        flags = tuple(raw[3])
+    return Entry(seq, time_ns, message, flags)
+
+
+def _decode_logjet(value: bytes) -> Batch:
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise WireFormatError(f"value is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise WireFormatError("value must be a JSON object")
+    if doc.get("v") != VERSION:
+        raise WireFormatError(f"unsupported wire version in value: {doc.get('v')!r}")
+    entries = doc.get("entries")
+    if not isinstance(entries, list) or not entries:
+        raise WireFormatError("entries must be a non-empty list")
+    return Batch(_decode_source(doc.get("source")), [_decode_entry(e) for e in entries])
+
+
+def _decode_foreign(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: int) -> Batch:
+    try:
+        text = value.decode("utf-8")
+        flags: tuple[str, ...] = ()
+    except UnicodeDecodeError:
+        text = value.decode("utf-8", errors="replace")
+        flags = (FLAG_INVALID_UTF8,)
+    if text.endswith("\n"):
+        text = text[:-1].rstrip("\r")
+    source = Source(id=f"kafka/{topic}/{partition}", kind="kafka")
+    return Batch(source, [Entry(offset, timestamp_ms * 1_000_000, text, flags)])
+
+
+def decode_record(
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]] | None,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int,
+) -> Batch:
+    """Decode one Kafka record, logjet's own or a third party's, into a batch of entries.
+
+    Raises ``WireFormatError`` for a record that claims the logjet format but breaks it.
+    """
+    version = _header(headers, HEADER_VERSION)
+    if version is None:
+        return _decode_foreign(value or b"", topic, partition, offset, timestamp_ms)
+    if version != str(VERSION).encode():
+        raise WireFormatError(f"unsupported wire version in header: {version!r}")
+    if not value:
+        raise WireFormatError("empty value")
+    return _decode_logjet(value)

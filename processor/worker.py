@@ -1,0 +1,145 @@
+"""One processor worker: consume a batch, decode, parse, map to ECS, bulk-index, dead-letter, then commit.
+
+Offsets are committed only after every entry of the batch was settled by Elasticsearch (indexed, or refused as
+a duplicate of an earlier delivery) or accepted by the dead-letter topic. A crash anywhere before the commit
+replays the batch; the stable document ids turn the replay into suppressed duplicates.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from logjet.config import LogjetSettings
+from logjet.errors import FatalError, WireFormatError
+from logjet.wire import decode_record
+from processor.ecs import to_document
+from processor.parser import parse_line
+from processor.timeparse import format_ns
+from shippers.elasticsearch import ElasticsearchShipper, encode_bulk, install_template, make_client
+from shippers.kafka import KafkaShipper, make_consumer
+
+__all__ = ["ProcessorStats", "Worker"]
+
+log = logging.getLogger("logjet.processor")
+
+
+@dataclass
+class ProcessorStats:
+    records: int = 0
+    entries: int = 0
+    indexed: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+
+
+class Worker:
+    def __init__(self, settings: LogjetSettings, consumer: Consumer | None = None) -> None:
+        self.settings = settings
+        self.ps = settings.processor
+        self.es_settings = settings.elasticsearch
+        self.consumer = consumer or make_consumer(settings.kafka, self.ps.group_id)
+        self.dead_letters = KafkaShipper(settings.kafka, topic=settings.kafka.dead_letter_topic)
+        self.shipper: ElasticsearchShipper | None = None
+        if self.ps.sink == "elasticsearch":
+            client = make_client(self.es_settings)
+            install_template(client, self.es_settings)
+            self.shipper = ElasticsearchShipper(client, self.es_settings, self.ps.retry_max_s)
+        self.stats = ProcessorStats()
+
+    def _dead_letter(self, msg: Message, reason: str, original: str | bytes | None, extra: dict[str, Any]) -> None:
+        record = {
+            "reason": reason,
+            "topic": msg.topic(),
+            "partition": msg.partition(),
+            "offset": msg.offset(),
+            "failed_at": format_ns(time.time_ns()),
+            **extra,
+        }
+        if isinstance(original, bytes):
+            record["original_b64"] = base64.b64encode(original).decode()
+        else:
+            record["original"] = original
+        self.dead_letters.produce_raw(orjson.dumps(record), key=msg.key(), headers=[("logjet-reason", reason[:200])])
+        self.stats.dead_lettered += 1
+
+    def process(self, msgs: list[Message]) -> None:
+        """Settle one consumed batch; does not commit."""
+        ingested = format_ns(time.time_ns())
+        docs: list[tuple[str, dict[str, Any]]] = []
+        origins: list[tuple[Message, str, str, int]] = []  # (record, message, source id, seq) per doc
+        ds, ns = self.es_settings.dataset, self.es_settings.namespace
+        for msg in msgs:
+            self.stats.records += 1
+            _, ts_ms = msg.timestamp()
+            try:
+                batch = decode_record(msg.value(), msg.headers(), topic=msg.topic(), partition=msg.partition(),
+                                      offset=msg.offset(), timestamp_ms=ts_ms)
+            except WireFormatError as exc:
+                self._dead_letter(msg, f"wire format: {exc}", msg.value(), {})
+                continue
+            source = batch.source
+            for entry in batch.entries:
+                parsed = parse_line(entry.message, entry.time_ns)
+                docs.append(to_document(source, entry, parsed, ds, ns, ingested))
+                origins.append((msg, entry.message, source.id, entry.seq))
+        self.stats.entries += len(docs)
+        if self.shipper is None:
+            encode_bulk(docs)  # the discard sink still pays for the encoding, as production does
+            self.stats.indexed += len(docs)
+        elif docs:
+            deadline = time.monotonic() + self.ps.shutdown_deadline_s if self._stopping else None
+            result = self.shipper.send(self.es_settings.data_stream, docs, deadline=deadline)
+            self.stats.indexed += result.indexed
+            self.stats.duplicates += result.duplicates
+            self.stats.retried += result.retried
+            for pos, reason in result.rejected:
+                msg, message, source_id, seq = origins[pos]
+                self._dead_letter(msg, reason, message, {"source_id": source_id, "seq": seq})
+        if not self.dead_letters.flush(60):
+            raise FatalError("the dead-letter topic did not acknowledge in 60s; not committing")
+        self.stats.batches += 1
+
+    def _commit(self, msgs: list[Message]) -> None:
+        last: dict[tuple[str, int], int] = {}
+        for msg in msgs:
+            key = (msg.topic(), msg.partition())
+            last[key] = max(last.get(key, -1), msg.offset())
+        self.consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
+                             asynchronous=False)
+
+    _stopping = False
+
+    def run(self, stop: threading.Event) -> None:
+        topic = self.settings.kafka.topic
+        self.consumer.subscribe([topic])
+        log.info("processing topic %s into %s (sink: %s)", topic, self.es_settings.data_stream, self.ps.sink)
+        try:
+            while not stop.is_set():
+                msgs = self.consumer.consume(num_messages=self.ps.batch_max_entries, timeout=self.ps.batch_max_wait_s)
+                good = []
+                for msg in msgs:
+                    err = msg.error()
+                    if err is None:
+                        good.append(msg)
+                    elif err.fatal():
+                        raise FatalError(f"Kafka consumer failed fatally: {err.str()}")
+                    elif err.code() != KafkaError._PARTITION_EOF:
+                        log.warning("consumer: %s", err.str())
+                if not good:
+                    continue
+                self._stopping = stop.is_set()
+                self.process(good)
+                self._commit(good)
+        finally:
+            self.consumer.close()
+            self.dead_letters.flush(10)

@@ -1,0 +1,76 @@
+"""Build confluent-kafka clients from logjet settings; the only place that knows librdkafka's option names.
+
+Operator options (``kafka.options``) are laid over logjet's defaults untouched, so any librdkafka setting works;
+librdkafka rejects invalid ones at construction, which is translated into ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+
+from logjet.config import KafkaSettings
+from logjet.errors import ConfigError
+
+__all__ = ["consumer_config", "make_admin", "make_consumer", "make_producer", "producer_config"]
+
+
+def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
+    conf: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap,
+        "acks": "all",
+        "enable.idempotence": True,
+        "compression.type": "zstd",
+        "linger.ms": 20,
+        "batch.size": 1_000_000,
+        # Infinite: the collector holds its checkpoint until Kafka acknowledges, so waiting out an outage loses
+        # nothing, while a delivery timeout would force it to re-read and re-send.
+        "message.timeout.ms": 0,
+        "queue.buffering.max.kbytes": 65536,
+        "log_level": 3,
+    }
+    conf.update(overrides)
+    conf.update(settings.options)
+    return conf
+
+
+def consumer_config(settings: KafkaSettings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    conf: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap,
+        "group.id": group_id,
+        # Offsets are committed by hand, only after Elasticsearch accepted (or the dead-letter topic took)
+        # every entry of a batch.
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "fetch.max.bytes": 52_428_800,
+        "max.partition.fetch.bytes": 10_485_760,
+        "partition.assignment.strategy": "cooperative-sticky",
+        "log_level": 3,
+    }
+    conf.update(overrides)
+    conf.update(settings.options)
+    return conf
+
+
+def _build(cls: type, conf: dict[str, Any]) -> Any:
+    try:
+        return cls(conf)
+    except (KafkaException, ValueError, TypeError) as exc:
+        raise ConfigError(f"invalid Kafka client configuration (kafka.options or defaults): {exc}") from exc
+
+
+def make_producer(settings: KafkaSettings, **overrides: Any) -> Producer:
+    return _build(Producer, producer_config(settings, **overrides))
+
+
+def make_consumer(settings: KafkaSettings, group_id: str, **overrides: Any) -> Consumer:
+    return _build(Consumer, consumer_config(settings, group_id, **overrides))
+
+
+def make_admin(settings: KafkaSettings) -> AdminClient:
+    conf = {"bootstrap.servers": settings.bootstrap, "log_level": 3}
+    conf.update({k: v for k, v in settings.options.items() if k.startswith(("security.", "sasl.", "ssl."))})
+    return _build(AdminClient, conf)
