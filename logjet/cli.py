@@ -33,6 +33,9 @@ def _setup_logging() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # One line per HTTP request or bulk call drowns what logjet itself says.
+    for noisy in ("httpx", "elastic_transport.transport"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _settings(config: Path | None) -> LogjetSettings:
@@ -50,6 +53,27 @@ def _stop_event() -> threading.Event:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
+
+
+class _GracefulServer:
+    """uvicorn's server, except that SIGTERM ends in exit code 0 once the graceful shutdown is done.
+
+    uvicorn re-raises the signal after shutting down, which supervisors report as a crash (-15).
+    """
+
+    def __new__(cls, config):  # noqa: ANN001, ANN204
+        import contextlib
+
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self):  # noqa: ANN202
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, self.handle_exit)
+                yield
+
+        return Server(config)
 
 
 @stack_app.command("up")
@@ -112,8 +136,9 @@ def serve(
     from api import create_app
 
     settings = _settings(config)
-    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port,
-                log_level="info")
+    server = _GracefulServer(uvicorn.Config(create_app(settings), host=host or settings.api.host,
+                                            port=port or settings.api.port, log_level="info"))
+    server.run()
 
 
 @app.command("up")

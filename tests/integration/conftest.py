@@ -1,0 +1,109 @@
+"""The real local stack, started once per session.
+
+``LOGJET_KAFKA_BOOTSTRAP`` and ``LOGJET_ELASTICSEARCH_URL`` point the tests at running servers; otherwise the
+fixture runs `logjet stack up` (and `down` at the end, if it started the stack). It never skips: a stack that
+cannot start is an error in CI as anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from logjet.config import LogjetSettings, load_settings
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka: str
+    elasticsearch: str
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[Endpoints]:
+    kafka, es = os.environ.get("LOGJET_KAFKA_BOOTSTRAP"), os.environ.get("LOGJET_ELASTICSEARCH_URL")
+    if kafka and es:
+        yield Endpoints(kafka, es)
+        return
+    from logjet.stack import Stack
+
+    stack = Stack(load_settings().stack)
+    was_running = stack.kafka.process.pid() is not None and stack.elasticsearch.process.pid() is not None
+    stack.up()
+    try:
+        yield Endpoints(stack.kafka_bootstrap, stack.elasticsearch_url)
+    finally:
+        if not was_running:
+            stack.down()
+
+
+@pytest.fixture
+def make_settings(endpoints: Endpoints) -> Callable[..., LogjetSettings]:
+    """Settings isolated per test: their own topic, dead-letter topic, consumer group and data stream."""
+    tag = uuid.uuid4().hex[:10]
+
+    def build(**sections: dict[str, Any]) -> LogjetSettings:
+        base: dict[str, dict[str, Any]] = {
+            "kafka": {"bootstrap": endpoints.kafka, "topic": f"test-{tag}", "dead_letter_topic": f"test-{tag}-dlq"},
+            "elasticsearch": {"url": endpoints.elasticsearch, "dataset": f"t{tag}"},
+            "processor": {"group_id": f"test-{tag}", "batch_max_wait_s": 0.2},
+            "collector": {"poll_interval_s": 0.05},
+        }
+        for name, values in sections.items():
+            base.setdefault(name, {}).update(values)
+        return LogjetSettings(**base)
+
+    return build
+
+
+def env_for(settings: LogjetSettings) -> dict[str, str]:
+    """The environment that gives a `logjet` subprocess exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
+    for section in ("kafka", "elasticsearch", "collector", "processor", "api"):
+        for key, value in getattr(settings, section).model_dump(mode="json").items():
+            if isinstance(value, (dict, list)):
+                import orjson
+
+                value = orjson.dumps(value).decode()
+            env[f"LOGJET_{section.upper()}_{key.upper()}"] = str(value)
+    return env
+
+
+def logjet(*args: str, settings: LogjetSettings, log_path: str) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "logjet", *args], env=env_for(settings),
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def es_count(settings: LogjetSettings) -> int:
+    url = f"{settings.elasticsearch.url}/{settings.elasticsearch.index_pattern}/_count"
+    res = httpx.get(url, params={"ignore_unavailable": "true", "allow_no_indices": "true"})
+    if res.status_code == 503:  # a data stream just created: its shard is not started yet
+        return 0
+    res.raise_for_status()
+    return int(res.json()["count"])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,95 @@
+"""Records from third-party producers are indexed; replays are not doubled; broken records are dead-lettered."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import orjson
+from confluent_kafka import Consumer, Producer
+
+from logjet.wire import HEADER_VERSION
+from processor.worker import Worker
+from tests.integration.conftest import es_count, wait_for
+
+
+def _run_worker(settings, until) -> Worker:  # noqa: ANN001
+    worker = Worker(settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(until, 120, "the processor")
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    return worker
+
+
+def _messages(settings) -> list[dict]:  # noqa: ANN001
+    url = f"{settings.elasticsearch.url}/{settings.elasticsearch.index_pattern}/_search"
+    httpx.post(f"{settings.elasticsearch.url}/{settings.elasticsearch.index_pattern}/_refresh")
+    return [h["_source"] for h in httpx.post(url, json={"size": 100}).json()["hits"]["hits"]]
+
+
+def test_third_party_records_are_indexed_and_a_replay_is_not_doubled(make_settings) -> None:
+    settings = make_settings()
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap})
+    topic = settings.kafka.topic
+    producer.produce(topic, b"plain line written by kcat\n")
+    producer.produce(topic, orjson.dumps({"message": "hello from omkafka", "level": "ERROR", "app": "billing"}))
+    producer.produce(topic, b"latin-1 caf\xe9")
+    assert producer.flush(30) == 0
+
+    first = _run_worker(settings, lambda: es_count(settings) >= 3)
+    assert first.stats.indexed == 3
+    docs = {d["message"]: d for d in _messages(settings)}
+    assert set(docs) == {"plain line written by kcat", "hello from omkafka", "latin-1 caf\ufffd"}
+    assert docs["hello from omkafka"]["log"]["level"] == "error"
+    assert docs["hello from omkafka"]["json"] == {"app": "billing"}
+    assert docs["latin-1 caf\ufffd"]["logjet"]["flags"] == ["invalid_utf8"]
+
+    # A second consumer group reads the same records again: same ids, so create refuses them.
+    replay = make_settings(kafka=settings.kafka.model_dump(), elasticsearch=settings.elasticsearch.model_dump(),
+                           processor={"group_id": settings.processor.group_id + "-replay"})
+    second = _run_worker(replay, lambda: second_done(replay))
+    assert second.stats.duplicates == 3 and second.stats.indexed == 0
+    assert es_count(settings) == 3
+
+
+def second_done(settings) -> bool:  # noqa: ANN001
+    # Done when the replay group has committed past all three records.
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.processor.group_id})
+    try:
+        from confluent_kafka import TopicPartition
+
+        md = consumer.list_topics(settings.kafka.topic, timeout=5)
+        parts = [TopicPartition(settings.kafka.topic, p) for p in md.topics[settings.kafka.topic].partitions]
+        committed = consumer.committed(parts, timeout=5)
+        return sum(max(tp.offset, 0) for tp in committed) >= 3
+    finally:
+        consumer.close()
+
+
+def test_broken_wire_record_is_dead_lettered_and_the_rest_indexed(make_settings) -> None:
+    settings = make_settings()
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap})
+    producer.produce(settings.kafka.topic, b"{not json", key=b"k", headers=[(HEADER_VERSION, b"1")])
+    producer.produce(settings.kafka.topic, b"a good line")
+    assert producer.flush(30) == 0
+    worker = _run_worker(settings, lambda: es_count(settings) >= 1)
+    assert worker.stats.dead_lettered == 1
+    dlq = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": "dlq-reader",
+                    "auto.offset.reset": "earliest"})
+    dlq.subscribe([settings.kafka.dead_letter_topic])
+    try:
+        msgs = []
+        wait_for(lambda: bool(msgs.extend(m for m in dlq.consume(10, 1.0) if m.error() is None) or msgs), 60,
+                 "the dead letter")
+    finally:
+        dlq.close()
+    record = orjson.loads(msgs[0].value())
+    assert record["reason"].startswith("wire format: value is not valid JSON")
+    assert record["original_b64"]
+    assert [d["message"] for d in _messages(settings)] == ["a good line"]

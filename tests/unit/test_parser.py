@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from processor.parser import parse_line
+from processor.timeparse import format_ns, to_ns
+
+NOW = to_ns(2026, 11, 25, 12, 0, 0)
+
+
+def test_iso_timestamp_with_comma_millis_and_level() -> None:
+    p = parse_line("2026-11-25 10:00:01,123 WARN [main] c.e.Service - slow", NOW)
+    assert format_ns(p.time_ns) == "2026-11-25T10:00:01.123000000Z"
+    assert p.level == "warn"
+    assert p.message == "2026-11-25 10:00:01,123 WARN [main] c.e.Service - slow"
+
+
+def test_iso_with_offset_and_nanoseconds() -> None:
+    p = parse_line("2026-11-25T10:00:01.123456789+02:00 ERROR boom", NOW)
+    assert format_ns(p.time_ns) == "2026-11-25T08:00:01.123456789Z"
+    assert p.level == "error"
+
+
+def test_syslog_timestamp_takes_the_year_of_reception_but_never_the_future() -> None:
+    assert format_ns(parse_line("Nov 25 11:59:00 host sshd[1]: ok", NOW).time_ns).startswith("2026-11-25T11:59")
+    january = to_ns(2027, 1, 1, 0, 5, 0)
+    assert format_ns(parse_line("Dec 31 23:59:59 host cron[2]: x", january).time_ns).startswith("2026-12-31")
+
+
+def test_json_line_spellings() -> None:
+    p = parse_line('{"ts":"2026-11-25T01:02:03Z","lvl":"WARNING","msg":"hello","user":"a"}', NOW)
+    assert (p.message, p.level, format_ns(p.time_ns), p.fields) == (
+        "hello", "warn", "2026-11-25T01:02:03.000000000Z", {"user": "a"})
+
+
+def test_plain_text_without_timestamp_keeps_everything() -> None:
+    p = parse_line("just words, ERROR inside", NOW)
+    assert (p.message, p.time_ns, p.level) == ("just words, ERROR inside", None, None)
+
+
+def test_json_that_is_not_an_object_is_plain_text() -> None:
+    assert parse_line("{not json", NOW).message == "{not json"

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from logjet.errors import WireFormatError
+from logjet.wire import HEADER_VERSION, Batch, Entry, Source, decode_record, encode_batch, entry_id
+
+META = {"topic": "t", "partition": 3, "offset": 41, "timestamp_ms": 1_700_000_000_123}
+
+
+def _roundtrip(batch: Batch) -> Batch:
+    key, value, headers = encode_batch(batch)
+    assert key == batch.source.id.encode()
+    return decode_record(value, headers, **META)
+
+
+def test_round_trip_keeps_every_field() -> None:
+    source = Source("file:h:1:2:ab", "file", host="h", collector="c1", path="/var/log/x.log", tags={"team": "a"})
+    entries = [Entry(0, 10, "first"), Entry(6, 11, "second ✓", ("truncated",)), Entry(20, 12, "")]
+    assert _roundtrip(Batch(source, entries)) == Batch(source, entries)
+
+
+@given(
+    st.text(min_size=1, max_size=40),
+    st.lists(st.tuples(st.integers(0, 2**62), st.integers(0, 2**62), st.text(max_size=200),
+                       st.lists(st.sampled_from(["truncated", "invalid_utf8"]), max_size=2)),
+             min_size=1, max_size=20),
+)
+def test_round_trip_property(source_id: str, raw: list[tuple[int, int, str, list[str]]]) -> None:
+    batch = Batch(Source(source_id, "file"), [Entry(s, t, m, tuple(f)) for s, t, m, f in raw])
+    assert _roundtrip(batch) == batch
+
+
+def test_foreign_raw_line_gets_kafka_identity() -> None:
+    batch = decode_record(b"plain line\n", None, **META)
+    assert batch.source.id == "kafka/t/3"
+    assert batch.entries == [Entry(41, 1_700_000_000_123_000_000, "plain line")]
+
+
+def test_foreign_json_object_is_kept_verbatim_for_the_parser() -> None:
+    value = orjson.dumps({"message": "hi", "level": "warn"})
+    assert decode_record(value, [("other", b"x")], **META).entries[0].message == value.decode()
+
+
+def test_foreign_invalid_utf8_is_replaced_and_flagged() -> None:
+    entry = decode_record(b"bad \xff byte", None, **META).entries[0]
+    assert entry.message == "bad \ufffd byte"
+    assert entry.flags == ("invalid_utf8",)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"not json", b"[]", b'{"v":2,"source":{"id":"a","kind":"f"},"entries":[[1,2,"x"]]}',
+     b'{"v":1,"source":{"id":"a"},"entries":[[1,2,"x"]]}', b'{"v":1,"source":{"id":"a","kind":"f"},"entries":[]}',
+     b'{"v":1,"source":{"id":"a","kind":"f"},"entries":[[1,"2","x"]]}',
+     b'{"v":1,"source":{"id":"a","kind":"f"},"entries":[[1,2,"x",[3]]]}'],
+)
+def test_malformed_logjet_records_raise_wire_format_error(value: bytes) -> None:
+    with pytest.raises(WireFormatError):
+        decode_record(value, [(HEADER_VERSION, b"1")], **META)
+
+
+def test_unknown_header_version_is_refused() -> None:
+    with pytest.raises(WireFormatError, match="unsupported wire version"):
+        decode_record(b"{}", [(HEADER_VERSION, b"2")], **META)
+
+
+@given(st.binary(max_size=300), st.booleans())
+def test_any_bytes_decode_or_raise_wire_format_error(value: bytes, logjet: bool) -> None:
+    headers = [(HEADER_VERSION, b"1")] if logjet else None
+    try:
+        batch = decode_record(value, headers, **META)
+    except WireFormatError:
+        assert logjet
+    else:
+        assert batch.entries
+
+
+def test_entry_id_is_stable_and_distinct() -> None:
+    assert entry_id("s", 1) == entry_id("s", 1)
+    assert len({entry_id("s", 1), entry_id("s", 2), entry_id("t", 1), entry_id("s1", 0)}) == 4
+    assert len(entry_id("s", 1)) == 20
