@@ -55,6 +55,8 @@ class Worker:
             install_template(client, self.es_settings)
             self.shipper = ElasticsearchShipper(client, self.es_settings, self.ps.retry_max_s)
         self.stats = ProcessorStats()
+        # Set by run(); a SIGTERM during an Elasticsearch outage then ends the retries after the shutdown deadline.
+        self._stop: threading.Event | None = None
 
     def _dead_letter(self, msg: Message, reason: str, original: str | bytes | None, extra: dict[str, Any]) -> None:
         record = {
@@ -97,8 +99,8 @@ class Worker:
             encode_bulk(docs)  # the discard sink still pays for the encoding, as production does
             self.stats.indexed += len(docs)
         elif docs:
-            deadline = time.monotonic() + self.ps.shutdown_deadline_s if self._stopping else None
-            result = self.shipper.send(self.es_settings.data_stream, docs, deadline=deadline)
+            result = self.shipper.send(self.es_settings.data_stream, docs, stop=self._stop,
+                                       grace_s=self.ps.shutdown_deadline_s)
             self.stats.indexed += result.indexed
             self.stats.duplicates += result.duplicates
             self.stats.retried += result.retried
@@ -117,9 +119,8 @@ class Worker:
         self.consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
                              asynchronous=False)
 
-    _stopping = False
-
     def run(self, stop: threading.Event) -> None:
+        self._stop = stop
         topic = self.settings.kafka.topic
         self.consumer.subscribe([topic])
         log.info("processing topic %s into %s (sink: %s)", topic, self.es_settings.data_stream, self.ps.sink)
@@ -137,7 +138,6 @@ class Worker:
                         log.warning("consumer: %s", err.str())
                 if not good:
                     continue
-                self._stopping = stop.is_set()
                 self.process(good)
                 self._commit(good)
         finally:

@@ -9,6 +9,7 @@ topic. Nothing is dropped here.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,11 +40,14 @@ class ElasticsearchShipper:
         self.settings = settings
         self.retry_max_s = retry_max_s
 
-    def send(self, index: str, docs: list[tuple[str, dict[str, Any]]], deadline: float | None = None) -> BulkResult:
+    def send(self, index: str, docs: list[tuple[str, dict[str, Any]]], stop: threading.Event | None = None,
+             grace_s: float = 20.0) -> BulkResult:
         """Index ``docs`` into ``index``; returns once every item is settled.
 
-        Raises ``ElasticsearchUnavailable`` only if ``deadline`` (a ``time.monotonic()`` value) passes first.
+        Retries without end while running; once ``stop`` is set it keeps retrying for ``grace_s`` more seconds and
+        then raises ``ElasticsearchUnavailable``, leaving the batch uncommitted for the next consumer.
         """
+        deadline: float | None = None
         result = BulkResult()
         pending = list(range(len(docs)))
         attempt = 0
@@ -81,6 +85,8 @@ class ElasticsearchShipper:
             pending = failed
             delay = backoff(attempt, self.retry_max_s)
             attempt += 1
+            if stop is not None and stop.is_set() and deadline is None:
+                deadline = time.monotonic() + grace_s
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise ElasticsearchUnavailable(f"{len(pending)} documents still unsettled at the deadline")
             time.sleep(delay)
