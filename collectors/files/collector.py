@@ -26,6 +26,8 @@ log = logging.getLogger("logjet.collector.files")
 
 # A rotated or deleted file is released once it has not grown for this long after reaching its end.
 RELEASE_AFTER_S = 1.0
+# How often acknowledged progress is written to the registry: what a crash makes the collector send again.
+SAVE_EVERY_S = 0.25
 # Upper bound on records waiting for Kafka's acknowledgement; beyond it reading pauses (the file is the buffer).
 MAX_IN_FLIGHT_RECORDS = 2000
 
@@ -165,7 +167,7 @@ class FileCollector:
         self._release_finished()
         self.shipper.poll(0)
         now = time.monotonic()
-        if now - self._last_save >= 1.0:
+        if now - self._last_save >= SAVE_EVERY_S:
             self.registry.save()
             self._last_save = now
         return read
