@@ -52,8 +52,8 @@ class DemoSource:
             return f"{stamp} demo-host {prog}[{rng.randint(100, 9999)}]: {text}"
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + f",{int(now % 1 * 1000):03d}"
         text = rng.choice((
-            "order placed order_id=%d amount=%.2f" % (rng.randint(1000, 9999), rng.uniform(5, 500)),
-            "cache miss for key user:%d" % rng.randint(1, 10_000),
+            f"order placed order_id={rng.randint(1000, 9999)} amount={rng.uniform(5, 500):.2f}",
+            f"cache miss for key user:{rng.randint(1, 10_000)}",
             "payment gateway timeout after 3000ms, retrying",
         ))
         return f"{stamp} {level} [main] com.example.shop.Service - {text}"

@@ -48,8 +48,8 @@ def run_up(settings: LogjetSettings, paths: list[str], config: Path | None, keep
         "api": subprocess.Popen([*base, "serve"], env=env),
     }
     url = f"http://{settings.api.host}:{settings.api.port}"
-    typer.echo(f"\nlogjet is up. API: {url}\n  curl '{url}/readyz'\n  curl '{url}/v1/logs?from=now-15m&q=error&size=5'\n"
-               "Ctrl-C stops everything.")
+    typer.echo(f"\nlogjet is up. API: {url}\n  curl '{url}/readyz'\n"
+               f"  curl '{url}/v1/logs?from=now-15m&q=error&size=5'\nCtrl-C stops everything.")
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -4,7 +4,7 @@ See docs/wire-format.md for the contract. In short:
 
 - key: the source id (UTF-8), so one source's entries stay in order on one partition;
 - headers: ``logjet-wire: 1`` and ``content-type: application/vnd.logjet.batch+json``;
-- value: one JSON object ``{"v": 1, "source": {...}, "entries": [[seq, time_ns, message, flags?], ...]}``
+- value: one JSON object ``{"v": 1, "source": {...}, "entries": [[seq, time_ns, message, flags?, attrs?], ...]}``
   holding a run of consecutive entries of one source.
 
 An entry's identity is (source id, seq), stable across collector restarts; ``entry_id`` hashes it into the
@@ -45,6 +45,9 @@ _HEADERS = [(HEADER_VERSION, str(VERSION).encode()), ("content-type", CONTENT_TY
 
 FLAG_TRUNCATED = "truncated"
 FLAG_INVALID_UTF8 = "invalid_utf8"
+FLAG_MALFORMED = "malformed"
+
+AttrValue = str | int | float | bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,17 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One log entry. ``seq`` orders entries within a source (a file's byte offset, a Kafka offset)."""
+    """One log entry. ``seq`` orders entries within a source (a file's byte offset, a Kafka offset).
+
+    ``attrs`` holds what the input knew of this entry alone, keyed by ECS field path (``log.iostream``,
+    ``log.syslog.severity.code``, ``source.ip``); what holds for every entry of a source goes in ``Source.tags``.
+    """
 
     seq: int
     time_ns: int
     message: str
     flags: tuple[str, ...] = ()
+    attrs: Mapping[str, AttrValue] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +104,9 @@ def encode_batch(batch: Batch) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     if not batch.entries:
         raise ValueError("a wire record carries at least one entry")
     entries = [
-        [e.seq, e.time_ns, e.message, list(e.flags)] if e.flags else [e.seq, e.time_ns, e.message]
+        [e.seq, e.time_ns, e.message, list(e.flags), e.attrs] if e.attrs
+        else [e.seq, e.time_ns, e.message, list(e.flags)] if e.flags
+        else [e.seq, e.time_ns, e.message]
         for e in batch.entries
     ]
     value = orjson.dumps({"v": VERSION, "source": batch.source.to_json(), "entries": entries})
@@ -129,17 +139,24 @@ def _decode_source(raw: Any) -> Source:
 
 
 def _decode_entry(raw: Any) -> Entry:
-    if not isinstance(raw, list) or not 3 <= len(raw) <= 4:
-        raise WireFormatError("an entry must be [seq, time_ns, message] or [seq, time_ns, message, flags]")
+    if not isinstance(raw, list) or not 3 <= len(raw) <= 5:
+        raise WireFormatError("an entry must be [seq, time_ns, message, flags?, attrs?]")
     seq, time_ns, message = raw[0], raw[1], raw[2]
     if type(seq) is not int or type(time_ns) is not int or not isinstance(message, str):
         raise WireFormatError("entry fields must be [int, int, string]")
     flags: tuple[str, ...] = ()
-    if len(raw) == 4:
+    if len(raw) >= 4:
         if not isinstance(raw[3], list) or not all(isinstance(f, str) for f in raw[3]):
             raise WireFormatError("entry flags must be a list of strings")
         flags = tuple(raw[3])
-    return Entry(seq, time_ns, message, flags)
+    attrs = None
+    if len(raw) == 5:
+        attrs = raw[4]
+        if not isinstance(attrs, dict) or not all(
+            isinstance(v, str | int | float | bool) and k for k, v in attrs.items()
+        ):
+            raise WireFormatError("entry attrs must be an object of non-empty keys to strings, numbers or booleans")
+    return Entry(seq, time_ns, message, flags, attrs)
 
 
 def _decode_logjet(value: bytes) -> Batch:

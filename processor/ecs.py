@@ -7,13 +7,38 @@ document ``_id``, so a replayed entry is recognised.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from logjet.timeparse import format_ns
 from logjet.wire import Entry, Source, entry_id
 from processor.parser import Parsed
-from processor.timeparse import format_ns
 
 __all__ = ["to_document"]
+
+# Field paths a source or entry may not set: they carry the pipeline's own bookkeeping.
+_RESERVED = frozenset(("@timestamp", "message", "event", "data_stream", "logjet", "_id"))
+
+
+def _merge(doc: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    """Nest dotted ECS paths into ``doc``; undotted keys, reserved roots and clashes go under ``labels``."""
+    for key, value in fields.items():
+        parts = key.split(".")
+        if len(parts) == 1 or parts[0] in _RESERVED or not all(parts):
+            doc.setdefault("labels", {})[key.replace(".", "_")] = value
+            continue
+        node = doc
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                doc.setdefault("labels", {})[key.replace(".", "_")] = value
+                break
+            node = child
+        else:
+            if isinstance(node.get(parts[-1]), dict):
+                doc.setdefault("labels", {})[key.replace(".", "_")] = value
+            else:
+                node[parts[-1]] = value
 
 
 def to_document(source: Source, entry: Entry, parsed: Parsed, dataset: str, namespace: str,
@@ -37,7 +62,9 @@ def to_document(source: Source, entry: Entry, parsed: Parsed, dataset: str, name
     if source.collector:
         doc["agent"] = {"id": source.collector, "type": "logjet"}
     if source.tags:
-        doc["labels"] = dict(source.tags)
+        _merge(doc, source.tags)
+    if entry.attrs:
+        _merge(doc, entry.attrs)
     if entry.flags:
         doc["logjet"]["flags"] = list(entry.flags)
     if parsed.fields:

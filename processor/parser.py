@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from processor.timeparse import MONTHS, to_ns
+from logjet.timeparse import MONTHS, to_ns
 
 __all__ = ["Parsed", "parse_line"]
 

@@ -19,10 +19,10 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from logjet.config import LogjetSettings
 from logjet.errors import FatalError, WireFormatError
+from logjet.timeparse import format_ns
 from logjet.wire import decode_record
 from processor.ecs import to_document
 from processor.parser import parse_line
-from processor.timeparse import format_ns
 from shippers.elasticsearch import ElasticsearchShipper, encode_bulk, install_template, make_client
 from shippers.kafka import KafkaShipper, make_consumer
 

@@ -32,6 +32,7 @@ def template_body(settings: ElasticsearchSettings) -> dict[str, Any]:
                     "log": {"properties": {"level": {"type": "keyword"}, "offset": {"type": "long"},
                                            "file": {"properties": {"path": {"type": "keyword"}}}}},
                     "host": {"properties": {"name": {"type": "keyword"}}},
+                    "source": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}}},
                     "data_stream": {"properties": {"type": {"type": "keyword"},
                                                    "dataset": {"type": "keyword"},
                                                    "namespace": {"type": "keyword"}}},

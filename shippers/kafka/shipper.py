@@ -39,14 +39,18 @@ class KafkaShipper:
         if self._fatal is not None:
             raise FatalError(f"Kafka producer failed fatally: {self._fatal.str()}")
 
-    def send(self, batch: Batch, on_acked: Acked) -> None:
-        key, value, headers = encode_batch(batch)
+    def send(self, batch: Batch, on_acked: Acked,
+             encoded: tuple[bytes, bytes, list[tuple[str, bytes]]] | None = None) -> None:
+        key, value, headers = encoded or encode_batch(batch)
 
         def delivered(err: KafkaError | None, msg: Message) -> None:
             self.in_flight -= 1
             if err is not None:
                 # message.timeout.ms is infinite, so only a permanent error lands here: nothing to retry.
                 self._fatal = err
+                return
+            if self._fatal is not None:
+                # An earlier record failed: acknowledging a later one would move a checkpoint past the loss.
                 return
             self.acked_records += 1
             on_acked(batch)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from logjet.timeparse import format_ns, to_ns
 from processor.parser import parse_line
-from processor.timeparse import format_ns, to_ns
 
 NOW = to_ns(2026, 11, 25, 12, 0, 0)
 

@@ -83,3 +83,13 @@ def test_entry_id_is_stable_and_distinct() -> None:
     assert entry_id("s", 1) == entry_id("s", 1)
     assert len({entry_id("s", 1), entry_id("s", 2), entry_id("t", 1), entry_id("s1", 0)}) == 4
     assert len(entry_id("s", 1)) == 20
+
+
+def test_entry_attrs_round_trip_and_are_validated() -> None:
+    source = Source("syslog:h:udp:514:10.0.0.1:1", "syslog")
+    entry = Entry(3, 5, "msg", (), {"log.syslog.severity.code": 3, "source.ip": "10.0.0.1"})
+    key, value, headers = encode_batch(Batch(source, [entry]))
+    assert decode_record(value, headers, topic="t", partition=0, offset=0, timestamp_ms=0).entries == [entry]
+    bad = value.replace(b'{"log.syslog.severity.code":3', b'{"log.syslog.severity.code":[3]')
+    with pytest.raises(WireFormatError, match="attrs"):
+        decode_record(bad, headers, topic="t", partition=0, offset=0, timestamp_ms=0)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import calendar
+import re
 import time
 
-__all__ = ["MONTHS", "format_ns", "to_ns"]
+__all__ = ["MONTHS", "format_ns", "rfc3339_ns", "to_ns"]
 
 MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                        "Dec"), start=1)}
@@ -21,3 +22,21 @@ def to_ns(year: int, month: int, day: int, hour: int, minute: int, second: int, 
 def format_ns(ns: int) -> str:
     secs, nanos = divmod(ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
+
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?\d*(?:([Zz])|([+-])(\d\d):?(\d\d))"
+)
+
+
+def rfc3339_ns(text: str) -> int | None:
+    """Nanoseconds of an RFC 3339 timestamp (nanosecond fractions kept), or None when ``text`` is not one."""
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, frac, zulu, sign, oh, om = m.groups()
+    offset = 0 if zulu or sign is None else (int(oh) * 60 + int(om)) * (1 if sign == "+" else -1)
+    try:
+        return to_ns(int(year), int(month), int(day), int(hour), int(minute), int(second), frac or "", offset)
+    except (ValueError, OverflowError):
+        return None
