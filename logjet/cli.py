@@ -101,17 +101,100 @@ def stack_status(config: ConfigOpt = None) -> None:
         typer.echo(status.line())
 
 
+def _run_collector(settings: LogjetSettings) -> None:
+    from collectors.runner import Collector
+
+    collector = Collector(settings)
+    collector.run(_stop_event())
+
+
+def _with_collector(settings: LogjetSettings, **changes: object) -> LogjetSettings:
+    return settings.model_copy(update={"collector": settings.collector.model_copy(update=changes)})
+
+
+@collect_app.callback(invoke_without_command=True)
+def collect(ctx: typer.Context, config: ConfigOpt = None) -> None:
+    """Run the inputs of the configuration file (collector.files, .containers, .syslog, .stdin) in one process."""
+    ctx.obj = config
+    if ctx.invoked_subcommand is None:
+        _run_collector(_settings(config))
+
+
+def _config(ctx: typer.Context, config: Path | None) -> Path | None:
+    return config if config is not None else ctx.obj
+
+
 @collect_app.command("files")
 def collect_files(
+    ctx: typer.Context,
     paths: Annotated[list[str], typer.Argument(help="Files or glob patterns (quote the globs).")],
+    start_at: Annotated[str, typer.Option(help="beginning or end: where to start in a file not seen before.")]
+    = "beginning",
+    multiline_start: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Regex: a matching line starts a new entry, the others continue it (stack traces).")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Tail files and publish their lines to Kafka."""
-    from collectors.files import FileCollector
+    from logjet.config import FileInputSettings, MultilineSettings
 
-    settings = _settings(config)
-    stop = _stop_event()
-    FileCollector(settings, paths).run(stop)
+    settings = _settings(_config(ctx, config))
+    try:
+        multiline = MultilineSettings(start_pattern=multiline_start) if multiline_start else None
+        files = FileInputSettings(paths=paths, start_at=start_at, multiline=multiline)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    _run_collector(_with_collector(settings, files=[files]))
+
+
+@collect_app.command("containers")
+def collect_containers(
+    ctx: typer.Context,
+    docker_root: Annotated[Optional[Path], typer.Option(help="Docker's containers directory.")]  # noqa: UP045
+    = Path("/var/lib/docker/containers"),
+    cri: Annotated[Optional[list[str]], typer.Option(help="CRI log globs (repeatable).")] = None,  # noqa: UP045
+    docker_socket: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Docker Engine API for metadata, e.g. unix:///var/run/docker.sock.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Node-agent mode: every container's stdout and stderr on this node (Docker json-file and CRI logs)."""
+    from logjet.config import ContainerInputSettings
+
+    settings = _settings(_config(ctx, config))
+    containers = ContainerInputSettings(docker_root=docker_root, cri_paths=cri or ["/var/log/containers/*.log"],
+                                        docker_socket=docker_socket)
+    _run_collector(_with_collector(settings, containers=containers))
+
+
+def _address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not port.isdigit():
+        raise ConfigError(f"syslog address {value!r} must be host:port")
+    return host or "0.0.0.0", int(port)
+
+
+@collect_app.command("syslog")
+def collect_syslog(
+    ctx: typer.Context,
+    udp: Annotated[Optional[list[str]], typer.Option(help="host:port of a UDP listener (repeatable).")] = None,  # noqa: UP045
+    tcp: Annotated[Optional[list[str]], typer.Option(help="host:port of a TCP listener (repeatable).")] = None,  # noqa: UP045
+    config: ConfigOpt = None,
+) -> None:
+    """Receive syslog (RFC 3164 and 5424) over UDP and TCP."""
+    from logjet.config import SyslogInputSettings
+
+    settings = _settings(_config(ctx, config))
+    listeners = [SyslogInputSettings(protocol="udp", host=h, port=p) for h, p in map(_address, udp or [])]
+    listeners += [SyslogInputSettings(protocol="tcp", host=h, port=p) for h, p in map(_address, tcp or [])]
+    if not listeners:
+        raise ConfigError("give at least one --udp or --tcp address")
+    _run_collector(_with_collector(settings, syslog=listeners))
+
+
+@collect_app.command("stdin")
+def collect_stdin(ctx: typer.Context, config: ConfigOpt = None) -> None:
+    """Sidecar mode: publish the lines written to standard input until it ends."""
+    settings = _settings(_config(ctx, config))
+    _run_collector(_with_collector(settings, stdin=True))
 
 
 @app.command("process")

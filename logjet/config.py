@@ -13,12 +13,13 @@ untouched; librdkafka and the client validate them when the component builds its
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from logjet.errors import ConfigError
@@ -26,6 +27,11 @@ from logjet.errors import ConfigError
 __all__ = [
     "ApiSettings",
     "CollectorSettings",
+    "ContainerInputSettings",
+    "FileInputSettings",
+    "MultilineSettings",
+    "SyslogInputSettings",
+    "TlsSettings",
     "ElasticsearchSettings",
     "KafkaSettings",
     "LogjetSettings",
@@ -86,23 +92,123 @@ class ElasticsearchSettings(_Component):
         return [u.strip() for u in self.url.split(",") if u.strip()]
 
 
+class MultilineSettings(_Component):
+    """Group a record's lines (a Java stack trace, a Python traceback) into one entry.
+
+    Exactly one of ``start_pattern`` (a line matching it begins a new entry; others continue the current one) and
+    ``continuation_pattern`` (a line matching it continues the current entry) is set.
+    """
+
+    start_pattern: str | None = Field(None, description="Regex: a matching line starts a new entry.")
+    continuation_pattern: str | None = Field(None, description="Regex: a matching line continues the entry.")
+    max_lines: int = Field(500, ge=2, description="An entry is closed after this many lines.")
+    max_bytes: int = Field(1 << 20, ge=1024, description="An entry is closed (and the rest flagged) past this size.")
+    flush_after_s: float = Field(1.0, gt=0, description="A pending entry is sent when no line came for this long.")
+
+    @model_validator(mode="after")
+    def _one_pattern(self) -> MultilineSettings:
+        if (self.start_pattern is None) == (self.continuation_pattern is None):
+            raise ValueError("set exactly one of start_pattern and continuation_pattern")
+        for name in ("start_pattern", "continuation_pattern"):
+            pattern = getattr(self, name)
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{name} is not a valid regular expression: {exc}") from exc
+        return self
+
+
+class FileInputSettings(_Component):
+    paths: list[str] = Field(min_length=1, description="Files or glob patterns to tail.")
+    start_at: Literal["beginning", "end"] = Field(
+        "beginning", description="Where to start in a file the registry does not know, found at start-up."
+    )
+    exclude: list[str] = Field(
+        default_factory=lambda: ["*.gz", "*.bz2", "*.xz", "*.zst", "*.zip"],
+        description="Glob patterns (fnmatch, on the whole path) of matched files not to read: compressed rotations.",
+    )
+    multiline: MultilineSettings | None = Field(None, description="Group multi-line records.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every entry of these files.")
+
+
+class ContainerInputSettings(_Component):
+    docker_root: Path | None = Field(
+        Path("/var/lib/docker/containers"),
+        description="Docker's containers directory: <id>/<id>-json.log and <id>/config.v2.json; null to skip.",
+    )
+    cri_paths: list[str] = Field(
+        default_factory=lambda: ["/var/log/containers/*.log"],
+        description="Kubernetes/CRI log files (symlinks into /var/log/pods are followed).",
+    )
+    docker_socket: str | None = Field(
+        None, description="Docker Engine API, e.g. unix:///var/run/docker.sock: metadata from it instead of files."
+    )
+    start_at: Literal["beginning", "end"] = Field("beginning", description="As for files.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every container entry.")
+
+
+class TlsSettings(_Component):
+    cert_file: Path = Field(description="PEM certificate chain the listener presents.")
+    key_file: Path = Field(description="PEM private key.")
+    ca_file: Path | None = Field(None, description="When set, clients must present a certificate signed by it.")
+
+
+class SyslogInputSettings(_Component):
+    protocol: Literal["udp", "tcp"] = Field(description="udp, or tcp (newline framing or RFC 6587 octet counting).")
+    host: str = Field("0.0.0.0", description="Bind address.")
+    port: int = Field(514, ge=0, le=65535, description="Bind port (0: any free port, for tests).")
+    tls: TlsSettings | None = Field(None, description="TCP only: serve TLS.")
+    max_message_bytes: int = Field(65536, ge=480, description="Longer messages are truncated and flagged.")
+    queue_max: int = Field(
+        20000, ge=1, description="Messages received and held while Kafka is slow. Beyond it UDP drops new ones "
+        "(counted) and TCP stops reading its connections."
+    )
+    max_connections: int = Field(1024, ge=1, description="TCP: connections served at once; more are refused.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every message of this listener.")
+
+    @model_validator(mode="after")
+    def _tls_needs_tcp(self) -> SyslogInputSettings:
+        if self.tls is not None and self.protocol != "tcp":
+            raise ValueError("tls needs protocol 'tcp'")
+        return self
+
+
 class CollectorSettings(_Component):
-    paths: list[str] = Field(default_factory=list, description="Files or glob patterns to tail.")
+    files: list[FileInputSettings] = Field(default_factory=list, description="Application file inputs.")
+    containers: ContainerInputSettings | None = Field(None, description="Container stdout/stderr input.")
+    syslog: list[SyslogInputSettings] = Field(default_factory=list, description="Syslog listeners.")
+    stdin: bool = Field(False, description="Read lines from standard input (sidecar mode).")
     registry_path: Path = Field(
         Path(".logjet/collector/registry.json"), description="Checkpoint registry (written atomically)."
     )
-    start_at: Literal["beginning", "end"] = Field(
-        "beginning", description="Where to start in a file the registry does not know."
-    )
     poll_interval_s: float = Field(0.2, gt=0, le=10, description="How often files are checked for new data.")
+    discover_interval_s: float = Field(0.5, gt=0, le=60, description="How often globs are expanded for new files.")
     max_line_bytes: int = Field(
-        1 << 20, ge=1024, description="Longer lines are truncated to this size and flagged."
+        256 * 1024, ge=1024, description="Longer lines are truncated to this size and flagged; bounds the memory a "
+        "line without a newline can take."
     )
     batch_max_entries: int = Field(2000, ge=1, description="Entries per Kafka record at most.")
     batch_max_bytes: int = Field(512 * 1024, ge=1024, description="Bytes of messages per Kafka record at most.")
+    max_in_flight_records: int = Field(
+        2000, ge=1, description="Records awaiting Kafka's acknowledgement at most; beyond, inputs stop reading."
+    )
+    max_open_files: int = Field(4096, ge=1, description="Files held open at once at most.")
+    close_inactive_s: float = Field(
+        300.0, gt=0, description="A file read to its end that has not grown for this long is closed; it is opened "
+        "again (from its checkpoint) when it grows."
+    )
+    record_max_bytes: int = Field(
+        900_000, ge=65536, description="Largest Kafka record value: keep below the topic's max.message.bytes "
+        "(1 MB by default). Batches are split to fit; a single entry too large is truncated and flagged."
+    )
     host_name: str = Field(default_factory=socket.gethostname, description="host.name tagged on every entry.")
     collector_id: str = Field("", description="Tagged on every entry; defaults to the host name.")
     shutdown_deadline_s: float = Field(10.0, gt=0, description="SIGTERM: time allowed to flush and checkpoint.")
+    metrics_host: str = Field("127.0.0.1", description="Address of the /metrics and /healthz HTTP port.")
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of /metrics (Prometheus) and /healthz; null: not served."
+    )
 
 
 class ProcessorSettings(_Component):

@@ -1,6 +1,7 @@
-"""Tail application log files into Kafka with a checkpoint registry that moves only after Kafka acknowledged."""
+"""Tail files (application logs, and container logs through collectors.containers) with a checkpoint registry
+that moves only after Kafka acknowledged."""
 
-from collectors.files.collector import FileCollector
+from collectors.files.collector import FileCollector, FileSet, file_set
 from collectors.files.registry import Registry
 
-__all__ = ["FileCollector", "Registry"]
+__all__ = ["FileCollector", "FileSet", "Registry", "file_set"]

@@ -8,7 +8,7 @@ so a recycled inode or a copytruncate is seen as a new file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import orjson
@@ -25,6 +25,11 @@ class Checkpoint:
     ino: int
     fingerprint: str
     offset: int
+    # The source identity the file's entries carry, when it is not the file's own key: the copy left by a
+    # copytruncate carries on the identity of the file it was copied from.
+    identity: str = ""
+    # The file was truncated in place (copytruncate): its copy, if one is found, continues from this offset.
+    truncated: bool = False
 
     @property
     def key(self) -> str:
@@ -54,7 +59,9 @@ class Registry:
                 self.entries[cp.key] = cp
         except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
             # Starting over silently would re-send or skip whole files: make the operator decide.
-            raise ConfigError(f"checkpoint registry {self.path} is unreadable ({exc}); move it aside to start over")
+            raise ConfigError(
+                f"checkpoint registry {self.path} is unreadable ({exc}); move it aside to start over"
+            ) from exc
 
     def get(self, dev: int, ino: int, fingerprint: str) -> Checkpoint | None:
         return self.entries.get(f"{dev}:{ino}:{fingerprint}")
@@ -62,8 +69,23 @@ class Registry:
     def advance(self, cp: Checkpoint) -> None:
         old = self.entries.get(cp.key)
         if old is None or cp.offset > old.offset or cp.path != old.path:
+            if old is not None and old.truncated:
+                cp = replace(cp, truncated=True)  # an acknowledgement arriving after the truncation was seen
             self.entries[cp.key] = cp
             self._dirty = True
+
+    def mark_truncated(self, key: str) -> None:
+        cp = self.entries.get(key)
+        if cp is not None and not cp.truncated:
+            self.entries[key] = replace(cp, truncated=True)
+            self._dirty = True
+
+    def find_truncated(self, fingerprint: str) -> Checkpoint | None:
+        """The checkpoint of a truncated file whose first line hashes to ``fingerprint``: its copy's origin."""
+        for cp in self.entries.values():
+            if cp.truncated and cp.fingerprint == fingerprint:
+                return cp
+        return None
 
     def forget(self, key: str) -> None:
         if self.entries.pop(key, None) is not None:
@@ -89,4 +111,10 @@ class Registry:
 
 
 def _asdict(cp: Checkpoint) -> dict[str, object]:
-    return {"path": cp.path, "dev": cp.dev, "ino": cp.ino, "fingerprint": cp.fingerprint, "offset": cp.offset}
+    out: dict[str, object] = {"path": cp.path, "dev": cp.dev, "ino": cp.ino, "fingerprint": cp.fingerprint,
+                              "offset": cp.offset}
+    if cp.identity:
+        out["identity"] = cp.identity
+    if cp.truncated:
+        out["truncated"] = True
+    return out

@@ -1,8 +1,9 @@
 """Follow one file: read complete lines from an offset, bounded in memory, and notice rotation and truncation.
 
 A line is identified by the byte offset where it starts, so re-reading from a checkpoint yields the same
-(source id, seq) identities as the first time. A line longer than ``max_line_bytes`` is cut there and flagged;
-the rest of it, up to the next newline, is skipped without being held in memory.
+(source id, seq) identities as the first time. A line longer than ``max_line_bytes`` is cut there and marked
+truncated; the rest of it, up to the next newline, is skipped without being held in memory. What the lines mean
+(plain text, Docker JSON, CRI, multi-line records) is the decoder's business, not the tailer's.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import os
 import time
 from dataclasses import dataclass
 
-from logjet.wire import FLAG_INVALID_UTF8, FLAG_TRUNCATED, Entry
+__all__ = ["FINGERPRINT_BYTES", "Line", "Tailer", "fingerprint"]
 
-__all__ = ["FINGERPRINT_BYTES", "Tailer", "fingerprint"]
+# (offset where the line starts, its bytes without the line ending, whether it was cut at max_line_bytes)
+Line = tuple[int, bytes, bool]
 
 FINGERPRINT_BYTES = 1024
 READ_CHUNK = 1 << 20
@@ -31,13 +33,6 @@ def fingerprint(fd: int) -> str | None:
     return hashlib.blake2b(head, digest_size=8).hexdigest()
 
 
-def _decode(raw: bytes) -> tuple[str, tuple[str, ...]]:
-    try:
-        return raw.decode("utf-8"), ()
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", errors="replace"), (FLAG_INVALID_UTF8,)
-
-
 @dataclass
 class Tailer:
     path: str
@@ -52,6 +47,7 @@ class Tailer:
     skipping: bool = False  # inside the unread rest of a truncated line
     skip_from: int = 0  # where that truncated line started
     last_growth: float = 0.0
+    identity: str = ""  # the source identity, when not this file's own key (see Checkpoint.identity)
 
     @classmethod
     def open(cls, path: str, fd: int, fp: str, offset: int, max_line_bytes: int) -> Tailer:
@@ -62,6 +58,10 @@ class Tailer:
     @property
     def key(self) -> str:
         return f"{self.dev}:{self.ino}:{self.fingerprint}"
+
+    @property
+    def source_key(self) -> str:
+        return self.identity or self.key
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
@@ -78,9 +78,9 @@ class Tailer:
         """
         return self.skip_from if self.skipping else self.buffer_start
 
-    def read(self, now_ns: int, limit: int) -> list[Entry]:
+    def read(self, limit: int) -> list[Line]:
         """Read complete lines from the current offset, stopping after a chunk once ``limit`` lines are in."""
-        out: list[Entry] = []
+        out: list[Line] = []
         while len(out) < limit:
             chunk = os.pread(self.fd, READ_CHUNK, self.offset)
             if not chunk:
@@ -100,14 +100,17 @@ class Tailer:
                     raw = data[start:nl]
                     if raw.endswith(b"\r"):
                         raw = raw[:-1]
-                    out.append(self._entry(line_off, now_ns, raw, ()))
+                    if len(raw) > self.max_line_bytes:  # a whole long line inside one chunk
+                        out.append((line_off, raw[: self.max_line_bytes], True))
+                    else:
+                        out.append((line_off, raw, False))
                 start = nl + 1
             rest = data[start:]
             rest_start = self.buffer_start + start
             if self.skipping:
                 rest, rest_start = b"", self.buffer_start + len(data)
             elif len(rest) > self.max_line_bytes:
-                out.append(self._entry(rest_start, now_ns, rest[: self.max_line_bytes], (FLAG_TRUNCATED,)))
+                out.append((rest_start, rest[: self.max_line_bytes], True))
                 self.skipping, self.skip_from = True, rest_start
                 rest, rest_start = b"", self.buffer_start + len(data)
             self.buffer, self.buffer_start = rest, rest_start
@@ -115,9 +118,19 @@ class Tailer:
                 break
         return out
 
-    def _entry(self, seq: int, now_ns: int, raw: bytes, flags: tuple[str, ...]) -> Entry:
-        text, more = _decode(raw)
-        return Entry(seq, now_ns, text, flags + more)
+    def take_partial(self) -> list[Line]:
+        """The last line of a file that will not grow any more, although it has no newline.
+
+        A writer that was cut off (rotated away, or its container removed) may never end its last line; waiting
+        for the newline would lose it.
+        """
+        if self.skipping or not self.buffer:
+            return []
+        raw = self.buffer[:-1] if self.buffer.endswith(b"\r") else self.buffer
+        line = (self.buffer_start, raw, False)
+        self.buffer_start += len(self.buffer)
+        self.buffer = b""
+        return [line]
 
     def close(self) -> None:
         os.close(self.fd)

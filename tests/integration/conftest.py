@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -71,6 +72,8 @@ def env_for(settings: LogjetSettings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
     for section in ("kafka", "elasticsearch", "collector", "processor", "api"):
         for key, value in getattr(settings, section).model_dump(mode="json").items():
+            if value is None:
+                continue
             if isinstance(value, (dict, list)):
                 import orjson
 
@@ -83,6 +86,62 @@ def logjet(*args: str, settings: LogjetSettings, log_path: str) -> subprocess.Po
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "logjet", *args], env=env_for(settings),
                                 stdout=log, stderr=subprocess.STDOUT)
+
+
+def logjet_with_config(*args: str, settings: LogjetSettings, directory: Path) -> subprocess.Popen[bytes]:
+    """Run ``logjet <args> --config <file>`` with every setting in a YAML file and none in the environment."""
+    import yaml
+
+    config = directory / "logjet.yaml"
+    doc = {section: getattr(settings, section).model_dump(mode="json")
+           for section in ("kafka", "elasticsearch", "collector", "processor", "api")}
+    config.write_text(yaml.safe_dump(doc))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
+    with open(directory / "logjet.out", "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "logjet", *args, "--config", str(config)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def read_topic(settings: LogjetSettings, expect: int, timeout: float = 120,
+               count: Callable[[list], int] | None = None) -> list:
+    """Decode the test topic from the start until ``expect`` distinct identities (or ``count(entries)``) are in.
+
+    Returns (source, entry) pairs.
+    """
+    from confluent_kafka import Consumer
+
+    from logjet.wire import decode_record
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([settings.kafka.topic])
+    out: list = []
+    ids: set = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and (count(out) if count else len(ids)) < expect:
+            for msg in consumer.consume(1000, 0.5):
+                if msg.error() is None:
+                    batch = decode_record(msg.value(), msg.headers(), topic=msg.topic(), partition=msg.partition(),
+                                          offset=msg.offset(), timestamp_ms=msg.timestamp()[1])
+                    out += [(batch.source, e) for e in batch.entries]
+                    ids.update((batch.source.id, e.seq) for e in batch.entries)
+    finally:
+        consumer.close()
+    return out
+
+
+def proc_status(pid: int, field: str) -> int:
+    """A /proc/<pid>/status value in kB (VmRSS, VmHWM)."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def free_port() -> int:

@@ -1,73 +1,121 @@
-"""The file collector against the real Kafka: SIGKILL at any moment loses nothing, and re-sent entries keep
-their identities."""
+"""The file collector against the real Kafka: SIGKILL at any moment loses nothing, re-sent entries keep their
+identities, and rotation by rename or copytruncate under a high write rate loses no line."""
 
 from __future__ import annotations
 
+import random
+import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer
+from tests.integration.conftest import logjet, read_topic
 
-from logjet.wire import decode_record
-from tests.integration.conftest import logjet
-
-N = 40_000
+N_KILL = 200_000
 
 
-def _read_topic(settings, expect: int, timeout: float = 120) -> list[tuple[str, int, str]]:  # noqa: ANN001
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": "reader-" + settings.kafka.topic,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([settings.kafka.topic])
-    out: list[tuple[str, int, str]] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and len({(s, q) for s, q, _ in out}) < expect:
-            for msg in consumer.consume(1000, 1.0):
-                if msg.error() is None:
-                    batch = decode_record(msg.value(), msg.headers(), topic=msg.topic(), partition=msg.partition(),
-                                          offset=msg.offset(), timestamp_ms=msg.timestamp()[1])
-                    out += [(batch.source.id, e.seq, e.message) for e in batch.entries]
-    finally:
-        consumer.close()
-    return out
+def _writer(path: Path, lines: list[str], per_s: float, lock: threading.Lock | None = None) -> threading.Thread:
+    """Append ``lines`` to ``path`` at about ``per_s`` lines a second, a few hundred at a time."""
+
+    def run() -> None:
+        step = 500
+        for i in range(0, len(lines), step):
+            started = time.monotonic()
+            if lock is not None:
+                lock.acquire()
+            try:
+                with path.open("a") as fh:
+                    fh.write("".join(line + "\n" for line in lines[i:i + step]))
+            finally:
+                if lock is not None:
+                    lock.release()
+            time.sleep(max(0.0, step / per_s - (time.monotonic() - started)))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
 
 
-def test_sigkill_loses_nothing_and_resent_entries_keep_their_identity(make_settings, tmp_path: Path) -> None:
+def _check_identities(got: list, lines: list[str]) -> None:
+    by_id: dict[tuple[str, int], str] = {}
+    for source, entry in got:
+        # The same identity always carries the same line: a re-send is a true duplicate.
+        assert by_id.setdefault((source.id, entry.seq), entry.message) == entry.message
+    assert sorted(by_id.values()) == sorted(lines), f"{len(lines) - len(by_id)} lines missing or doubled"
+
+
+def test_sigkill_ten_times_while_writing_loses_nothing(make_settings, tmp_path: Path) -> None:
     settings = make_settings(collector={"registry_path": str(tmp_path / "registry.json"),
                                         "batch_max_entries": 500})
     log_file = tmp_path / "app.log"
-    lines = [f"entry {i:06d} " + "x" * (i % 50) for i in range(N)]
+    lines = [f"entry {i:06d} " + "x" * (i % 50) for i in range(N_KILL)]
     log_file.write_text("")
-    written = 0
-    kills = 0
-    while kills < 5:
+    writer = _writer(log_file, lines, per_s=N_KILL / 12)
+    rng = random.Random(5)
+    for _ in range(10):
         proc = logjet("collect", "files", str(log_file), settings=settings, log_path=str(tmp_path / "c.out"))
-        # Lines keep arriving while the collector runs and while it is dead.
-        for _ in range(4):
-            chunk = lines[written : written + N // 25]
-            with log_file.open("a") as fh:
-                fh.write("".join(line + "\n" for line in chunk))
-            written += len(chunk)
-            time.sleep(0.15)
+        time.sleep(rng.uniform(0.4, 1.5))  # killed at any moment: starting, reading, waiting for acks
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        kills += 1
-    with log_file.open("a") as fh:
-        fh.write("".join(line + "\n" for line in lines[written:]))
+    writer.join()
     proc = logjet("collect", "files", str(log_file), settings=settings, log_path=str(tmp_path / "c.out"))
     try:
-        got = _read_topic(settings, N)
+        got = read_topic(settings, N_KILL)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-    identities = {(src, seq) for src, seq, _ in got}
-    assert len({src for src, _ in identities}) == 1
-    assert len(identities) == N, f"{N - len(identities)} lines missing"
-    # The same identity always carries the same line: a re-send is a true duplicate.
-    by_id: dict[tuple[str, int], str] = {}
-    for src, seq, message in got:
-        assert by_id.setdefault((src, seq), message) == message
-    assert sorted(by_id.values()) == sorted(lines)
-    offsets = sorted(seq for _, seq in identities)
+    assert len({source.id for source, _ in got}) == 1
+    _check_identities(got, lines)
+    offsets = sorted({entry.seq for _, entry in got})
     assert offsets[0] == 0 and offsets[-1] == sum(len(line) + 1 for line in lines[:-1])
+
+
+def test_rotation_by_rename_at_a_high_rate_loses_no_line(make_settings, tmp_path: Path) -> None:
+    settings = make_settings(collector={"registry_path": str(tmp_path / "registry.json")})
+    log_file = tmp_path / "app.log"
+    lines = [f"rename {i:06d}" for i in range(100_000)]
+    log_file.write_text("")
+    proc = logjet("collect", "files", str(log_file), settings=settings, log_path=str(tmp_path / "c.out"))
+    try:
+        lock = threading.Lock()
+        writer = _writer(log_file, lines, per_s=25_000, lock=lock)
+        for n in range(1, 7):
+            time.sleep(0.5)
+            with lock:  # logrotate's create mode: rename, and the writer reopens the new file
+                log_file.rename(tmp_path / f"app.log.{n}")
+                log_file.write_text("")
+        writer.join()
+        got = read_topic(settings, len(lines))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    _check_identities(got, lines)
+
+
+def test_copytruncate_at_a_high_rate_loses_no_line_and_sends_none_twice(make_settings, tmp_path: Path) -> None:
+    settings = make_settings(collector={"registry_path": str(tmp_path / "registry.json")})
+    log_file = tmp_path / "app.log"
+    lines = [f"copytruncate {i:06d}" for i in range(100_000)]
+    log_file.write_text("")
+    # The copies must match the pattern: lines written after the collector's last read and before the truncation
+    # are only in the copy, which is recognised by its first line and continues the original's identity.
+    pattern = str(tmp_path / "app.log*")
+    proc = logjet("collect", "files", pattern, settings=settings, log_path=str(tmp_path / "c.out"))
+    try:
+        lock = threading.Lock()
+        writer = _writer(log_file, lines, per_s=25_000, lock=lock)
+        for n in range(1, 7):
+            time.sleep(0.5)
+            with lock:  # logrotate's copytruncate, without its own window for loss (the writer waits)
+                shutil.copyfile(log_file, tmp_path / f"app.log.{n}")
+                with log_file.open("r+") as fh:
+                    fh.truncate(0)
+        writer.join()
+        got = read_topic(settings, len(lines), count=lambda out: len({e.message for _, e in out}))
+        time.sleep(2)  # anything sent twice under a new identity would arrive by now
+        got = read_topic(settings, len(lines))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    _check_identities(got, lines)

@@ -6,7 +6,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collectors.files.decoder import PlainDecoder
 from collectors.files.tailer import Tailer, fingerprint
+from logjet.wire import Entry
 
 
 def _tailer(path: Path, offset: int = 0, max_line: int = 1024) -> Tailer:
@@ -16,24 +18,28 @@ def _tailer(path: Path, offset: int = 0, max_line: int = 1024) -> Tailer:
     return Tailer.open(str(path), fd, fp, offset, max_line)
 
 
+def _read(t: Tailer) -> list[Entry]:
+    return PlainDecoder().decode(t.read(1000), 0)
+
+
 def test_lines_carry_their_start_offsets_and_partial_lines_wait(tmp_path: Path) -> None:
     f = tmp_path / "a.log"
     f.write_bytes(b"one\r\ntwo\nthr")
     t = _tailer(f)
-    got = t.read(5, 100)
+    got = _read(t)
     assert [(e.seq, e.message) for e in got] == [(0, "one"), (5, "two")]
     assert t.resume_offset == 9
     with f.open("ab") as fh:
         fh.write(b"ee\n")
-    assert [(e.seq, e.message) for e in t.read(6, 100)] == [(9, "three")]
+    assert [(e.seq, e.message) for e in _read(t)] == [(9, "three")]
     assert t.resume_offset == 15
 
 
 def test_resume_from_offset_gives_same_identities(tmp_path: Path) -> None:
     f = tmp_path / "a.log"
     f.write_bytes(b"a\nbb\nccc\n")
-    first = _tailer(f).read(0, 100)
-    again = _tailer(f, offset=first[1].seq).read(0, 100)
+    first = _read(_tailer(f))
+    again = _read(_tailer(f, offset=first[1].seq))
     assert [(e.seq, e.message) for e in again] == [(e.seq, e.message) for e in first[1:]]
 
 
@@ -41,13 +47,13 @@ def test_long_line_is_truncated_flagged_and_not_buffered(tmp_path: Path) -> None
     f = tmp_path / "a.log"
     f.write_bytes(b"short\n" + b"x" * 5000)
     t = _tailer(f, max_line=1024)
-    got = t.read(0, 100)
+    got = _read(t)
     assert got[1].message == "x" * 1024 and got[1].flags == ("truncated",)
     assert len(t.buffer) == 0
     assert t.resume_offset == 6  # a restart re-sends the truncated entry with the same seq
     with f.open("ab") as fh:
         fh.write(b"y" * 3000 + b"\nnext\n")
-    after = t.read(0, 100)
+    after = _read(t)
     assert [(e.seq, e.message) for e in after] == [(6 + 5000 + 3001, "next")]
     assert t.resume_offset == 6 + 5000 + 3001 + 5
 
@@ -55,7 +61,7 @@ def test_long_line_is_truncated_flagged_and_not_buffered(tmp_path: Path) -> None
 def test_invalid_utf8_is_replaced_and_flagged(tmp_path: Path) -> None:
     f = tmp_path / "a.log"
     f.write_bytes(b"ok\nbad\xfe\n")
-    got = _tailer(f).read(0, 100)
+    got = _read(_tailer(f))
     assert got[1].message == "bad\ufffd" and got[1].flags == ("invalid_utf8",)
 
 
@@ -85,12 +91,29 @@ def test_any_split_of_writes_yields_every_line_once(tmp_path_factory, lines: lis
     data = b"".join(line + b"\n" for line in lines)
     f.write_bytes(data[: len(lines[0]) + 1])  # the first line makes the fingerprint
     t = _tailer(f)
-    got = t.read(0, 1000)
+    got = _read(t)
     rest = data[len(lines[0]) + 1 :]
     step = max(1, len(rest) // pieces)
     for i in range(0, len(rest), step):
         with f.open("ab") as fh:
             fh.write(rest[i : i + step])
-        got += t.read(0, 1000)
+        got += _read(t)
     assert [e.message for e in got] == [line.decode("utf-8", "replace") for line in lines]
     assert t.resume_offset == len(data)
+
+
+def test_a_long_line_inside_one_read_chunk_is_truncated_too(tmp_path: Path) -> None:
+    f = tmp_path / "a.log"
+    f.write_bytes(b"short\n" + b"y" * 5000 + b"\nnext\n")
+    got = _read(_tailer(f, max_line=1024))
+    assert [(e.seq, len(e.message), e.flags) for e in got] == [(0, 5, ()), (6, 1024, ("truncated",)),
+                                                              (5007, 4, ())]
+
+
+def test_partial_last_line_is_taken_when_the_file_will_not_grow(tmp_path: Path) -> None:
+    f = tmp_path / "a.log"
+    f.write_bytes(b"one\nlast without newline")
+    t = _tailer(f)
+    assert [e.message for e in _read(t)] == ["one"]
+    assert t.take_partial() == [(4, b"last without newline", False)]
+    assert t.resume_offset == f.stat().st_size

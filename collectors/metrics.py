@@ -1,0 +1,89 @@
+"""The collector's Prometheus metrics and its small HTTP port: ``/metrics`` and ``/healthz``.
+
+Every metric is documented in the README (section "Collector metrics"); keep both in step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+
+__all__ = ["CollectorMetrics", "MetricsServer"]
+
+
+class CollectorMetrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.lines_read = Counter("logjet_collector_lines_read", "Lines (or messages) read, per input.",
+                                  ["input"], registry=r)
+        self.bytes_read = Counter("logjet_collector_bytes_read", "Bytes read, per input.", ["input"], registry=r)
+        self.entries_published = Counter("logjet_collector_entries_published",
+                                         "Entries handed to the Kafka producer, per input.", ["input"], registry=r)
+        self.entries_acked = Counter("logjet_collector_entries_acked",
+                                     "Entries Kafka acknowledged (acks=all), per input.", ["input"], registry=r)
+        self.entries_dropped = Counter("logjet_collector_entries_dropped",
+                                       "Entries dropped, per input and reason.", ["input", "reason"], registry=r)
+        self.entries_flagged = Counter("logjet_collector_entries_flagged",
+                                       "Entries delivered with a flag (truncated, invalid_utf8, malformed), per "
+                                       "input and flag.", ["input", "flag"], registry=r)
+        self.bytes_behind = Gauge("logjet_collector_file_bytes_behind",
+                                  "Bytes between the read position and the end of each open file.", ["path"],
+                                  registry=r)
+        self.open_files = Gauge("logjet_collector_open_files", "Files held open.", registry=r)
+        self.records_in_flight = Gauge("logjet_collector_records_in_flight",
+                                       "Kafka records sent and not yet acknowledged.", registry=r)
+        self.connections = Gauge("logjet_collector_syslog_connections", "Open syslog TCP connections, per input.",
+                                 ["input"], registry=r)
+        self.queue_depth = Gauge("logjet_collector_syslog_queue_depth",
+                                 "Syslog messages received and waiting for Kafka, per input.", ["input"], registry=r)
+        self.heartbeat = time.monotonic()
+        self.failure: str | None = None
+
+    def beat(self) -> None:
+        self.heartbeat = time.monotonic()
+
+    def health(self, stale_after_s: float = 15.0) -> tuple[bool, dict[str, object]]:
+        age = time.monotonic() - self.heartbeat
+        ok = self.failure is None and age < stale_after_s
+        return ok, {"status": "ok" if ok else "failing", "loop_age_s": round(age, 3), "failure": self.failure}
+
+
+class MetricsServer:
+    """Serves the metrics and the health check on a daemon thread."""
+
+    def __init__(self, metrics: CollectorMetrics, host: str, port: int) -> None:
+        metrics_ref = metrics
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+                if self.path.split("?")[0] == "/metrics":
+                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(metrics_ref.registry))
+                elif self.path.split("?")[0] == "/healthz":
+                    ok, body = metrics_ref.health()
+                    self._send(200 if ok else 503, "application/json", orjson.dumps(body))
+                else:
+                    self._send(404, "text/plain", b"not found\n")
+
+            def _send(self, code: int, ctype: str, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:  # scrapes every few seconds would flood the log
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="metrics", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,85 @@
+"""Syslog through the real collector and Kafka, sent by util-linux `logger` (a real client) over UDP and TCP,
+RFC 3164 and RFC 5424, newline framing and octet counting; and over TLS."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+from tests.integration.conftest import free_port, logjet_with_config, read_topic, wait_for
+
+
+def _started(tmp_path: Path) -> None:
+    wait_for(lambda: "collector running" in (tmp_path / "logjet.out").read_text(), 30, "the collector")
+
+
+def test_logger_over_udp_and_tcp_in_both_formats(make_settings, tmp_path: Path) -> None:
+    udp, tcp = free_port(), free_port()
+    settings = make_settings(collector={"syslog": [
+        {"protocol": "udp", "host": "127.0.0.1", "port": udp, "tags": {"site": "lab"}},
+        {"protocol": "tcp", "host": "127.0.0.1", "port": tcp}]})
+    proc = logjet_with_config("collect", settings=settings, directory=tmp_path)
+    sent = []
+    try:
+        _started(tmp_path)
+        for transport, port in (("--udp", udp), ("--tcp", tcp)):
+            for fmt in ("--rfc3164", "--rfc5424"):
+                framings = [[], ["--octet-count"]] if transport == "--tcp" else [[]]
+                for framing in framings:
+                    text = f"hello {transport[2:]} {fmt[2:]} {'octet' if framing else 'plain'}"
+                    subprocess.run(["logger", transport, "--server", "127.0.0.1", "--port", str(port), fmt,
+                                    *framing, "--tag", "shop-api", "--id=4242", "-p", "local3.err", text],
+                                   check=True, timeout=10)
+                    sent.append(text)
+        # Several lines on one connection, one of them not syslog at all.
+        with socket.create_connection(("127.0.0.1", tcp)) as conn:
+            conn.sendall(b"<14>Nov 25 14:02:07 node-9 cron[77]: first\n"
+                         b"38 <14>1 - node-9 app - - - octet-counted"
+                         b"this is not syslog\n")
+        got = read_topic(settings, len(sent) + 3, timeout=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    by_message = {e.message: (s, e) for s, e in got}
+    for text in sent:
+        source, entry = by_message[text]
+        assert source.kind == "syslog" and source.tags["source.ip"] == "127.0.0.1"
+        assert entry.attrs["log.syslog.appname"] == "shop-api"
+        assert entry.attrs["log.syslog.procid"] == "4242"
+        assert entry.attrs["log.syslog.facility.name"] == "local3"
+        assert entry.attrs["log.syslog.severity.name"] == "error"
+        assert "malformed" not in entry.flags
+        assert abs(entry.time_ns - time.time_ns()) < 120 * 10**9
+        assert source.tags["network.transport"] in ("udp", "tcp")
+    assert by_message[sent[0]][0].tags["site"] == "lab"
+    assert by_message["first"][1].attrs["log.syslog.hostname"] == "node-9"
+    assert by_message["octet-counted"][1].attrs["log.syslog.appname"] == "app"
+    _, raw = by_message["this is not syslog"]
+    assert raw.flags == ("malformed",) and "no <PRI>" in raw.attrs["error.message"]
+
+
+def test_tls_listener(make_settings, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    port = free_port()
+    settings = make_settings(collector={"syslog": [
+        {"protocol": "tcp", "host": "127.0.0.1", "port": port, "tls": {"cert_file": str(cert), "key_file": str(key)}}]})
+    proc = logjet_with_config("collect", settings=settings, directory=tmp_path)
+    try:
+        _started(tmp_path)
+        ctx = ssl.create_default_context(cafile=str(cert))
+        with socket.create_connection(("127.0.0.1", port)) as raw, \
+                ctx.wrap_socket(raw, server_hostname="localhost") as conn:
+            msg = b"<165>1 2003-10-11T22:14:15.003Z host app 1 ID7 - over tls"
+            conn.sendall(b"%d %s" % (len(msg), msg))
+        got = read_topic(settings, 1, timeout=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert [e.message for _, e in got] == ["over tls"]
