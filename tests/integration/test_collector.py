@@ -6,11 +6,13 @@ from __future__ import annotations
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
-from tests.integration.conftest import logjet, read_topic
+from tests.integration.conftest import env_for, logjet, read_topic
 
 N_KILL = 200_000
 
@@ -119,3 +121,32 @@ def test_copytruncate_at_a_high_rate_loses_no_line_and_sends_none_twice(make_set
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     _check_identities(got, lines)
+
+
+def test_stdin_sidecar_delivers_every_line_and_exits_at_the_end(make_settings, tmp_path: Path) -> None:
+    settings = make_settings()
+    lines = [f"stdout of the app {i}" for i in range(20_000)] + ["last line without newline"]
+    proc = subprocess.Popen([sys.executable, "-m", "logjet", "collect", "stdin"], env=env_for(settings),
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, err = proc.communicate(("\n".join(lines)).encode(), timeout=120)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    got = read_topic(settings, len(lines), timeout=30)
+    assert [e.message for _, e in sorted(got, key=lambda se: se[1].seq)] == lines
+    assert {s.kind for s, _ in got} == {"stdin"}
+
+
+def test_multiline_java_stack_traces_arrive_whole(make_settings, tmp_path: Path) -> None:
+    log_file = tmp_path / "java.log"
+    record = ("2024-05-01 10:11:{:02d} ERROR request {} failed\njava.lang.IllegalStateException: boom\n"
+              "\tat com.shop.Cart.add(Cart.java:42)\n\tat com.shop.Api.handle(Api.java:7)")
+    records = [record.format(i % 60, i) for i in range(300)]
+    log_file.write_text("\n".join(records) + "\n")
+    settings = make_settings(collector={"registry_path": str(tmp_path / "registry.json")})
+    proc = logjet("collect", "files", str(log_file), "--multiline-start", r"^\d{4}-\d\d-\d\d ", settings=settings,
+                  log_path=str(tmp_path / "c.out"))
+    try:
+        got = read_topic(settings, len(records), timeout=60)  # the last one comes with the flush timeout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert [e.message for _, e in got] == records

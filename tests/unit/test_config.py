@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from logjet.config import load_settings
 from logjet.errors import ConfigError
@@ -65,3 +67,27 @@ def test_unreadable_or_non_mapping_file(tmp_path: Path) -> None:
     bad.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_settings(bad)
+
+
+def test_the_readme_configuration_example_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "logjet.yaml"
+    path.write_text(example)
+    settings = load_settings(path)
+    assert settings.collector.files[0].multiline is not None
+    assert settings.collector.syslog[1].tls is not None
+    assert settings.kafka.options["security.protocol"] == "SASL_SSL"
+
+
+@pytest.mark.parametrize(("collector", "needle"), [
+    ({"files": [{"paths": ["/x"], "multiline": {"start_pattern": "(", "max_lines": 5}}]}, "regular expression"),
+    ({"files": [{"paths": ["/x"], "multiline": {"max_lines": 5}}]}, "exactly one"),
+    ({"syslog": [{"protocol": "udp", "tls": {"cert_file": "c", "key_file": "k"}}]}, "tls needs protocol 'tcp'"),
+    ({"files": [{"paths": []}]}, "collector.files.0.paths"),
+])
+def test_bad_collector_inputs_are_named(tmp_path: Path, collector: dict, needle: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"collector": collector}))
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_settings(path)
