@@ -28,6 +28,7 @@ _5424_HEAD = re.compile(rb"(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) ?")
 _3164_TS = re.compile(rb"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?: (\d{4}))? ?")
 _ISO_TS = re.compile(rb"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) ?")
 _TAG = re.compile(rb"([^\s\[\]:]{1,128})(?:\[([^\]\s]{1,128})\])?: ?")
+_TAG_AFTER_HOST = re.compile(rb"([^\s\[\]:]{1,128})(?:\[([^\]\s]{1,128})\])?(?:: ?| )")
 _SD_ELEMENT = re.compile(rb'\[([^\s=\]"]+)((?: [^\s=\]"]+="(?:[^"\\]|\\.)*")*)\]')
 _SD_PARAM = re.compile(rb' ([^\s=\]"]+)="((?:[^"\\]|\\.)*)"')
 _SD_UNESCAPE = re.compile(rb'\\(["\\\]])')
@@ -143,16 +144,17 @@ def _parse_3164(pri: int, rest: bytes, now_ns: int) -> Parsed | str:
         rest = rest[iso.end():]
     attrs = _pri_attrs(pri)
     # HOSTNAME is optional in practice (local senders omit it): a first word that is itself a tag is the tag.
+    # After a hostname, the next word is the tag whether or not a colon ends it, as rsyslog reads it.
     tag = _TAG.match(rest)
     if tag is None or rest[tag.end(1):tag.end(1) + 1] not in (b"[", b":"):
         sp = rest.find(b" ")
         if sp > 0:
             attrs["log.syslog.hostname"] = rest[:sp].decode("utf-8", "replace")
             rest = rest[sp + 1:]
-            tag = _TAG.match(rest)
+            tag = _TAG_AFTER_HOST.match(rest)
         else:
             tag = None
-    if tag is not None and rest[tag.end(1):tag.end(1) + 1] in (b"[", b":"):
+    if tag is not None:
         attrs["log.syslog.appname"] = tag.group(1).decode("utf-8", "replace")
         if tag.group(2):
             attrs["log.syslog.procid"] = tag.group(2).decode("utf-8", "replace")

@@ -3,6 +3,8 @@ RFC 3164 and RFC 5424, newline framing and octet counting; and over TLS."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import socket
 import ssl
@@ -83,3 +85,61 @@ def test_tls_listener(make_settings, tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     assert [e.message for _, e in got] == ["over tls"]
+
+
+def _rsyslogd() -> str:
+    """rsyslogd from Debian's packages, installed on first use when the tests run as root (as in CI)."""
+    path = shutil.which("rsyslogd") or ("/usr/sbin/rsyslogd" if Path("/usr/sbin/rsyslogd").exists() else None)
+    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        cmd = ["apt-get", "install", "-y", "--no-install-recommends", "rsyslog"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(cmd, env=env, capture_output=True, timeout=600).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600, check=True)
+            subprocess.run(cmd, env=env, capture_output=True, timeout=600, check=True)
+        path = "/usr/sbin/rsyslogd"
+    assert path is not None, "rsyslogd is needed: apt-get install rsyslog"
+    return path
+
+
+def test_rsyslog_forwards_with_omfwd_over_tcp_and_udp(make_settings, tmp_path: Path) -> None:
+    rsyslogd = _rsyslogd()
+    udp, tcp = free_port(), free_port()
+    settings = make_settings(collector={"syslog": [{"protocol": "udp", "host": "127.0.0.1", "port": udp},
+                                                   {"protocol": "tcp", "host": "127.0.0.1", "port": tcp}]})
+    proc = logjet_with_config("collect", settings=settings, directory=tmp_path)
+    source = tmp_path / "app.log"
+    source.write_text("")
+    (tmp_path / "work").mkdir()
+    conf = tmp_path / "rsyslog.conf"
+    conf.write_text(f'''
+global(workDirectory="{tmp_path / 'work'}")
+module(load="imfile")
+input(type="imfile" File="{source}" Tag="shop-app" ruleset="forward")
+ruleset(name="forward") {{
+  action(type="omfwd" target="127.0.0.1" port="{tcp}" protocol="tcp" TCP_Framing="octet-counted"
+         template="RSYSLOG_SyslogProtocol23Format")
+  action(type="omfwd" target="127.0.0.1" port="{udp}" protocol="udp" template="RSYSLOG_ForwardFormat")
+}}
+''')
+    rsyslog = None
+    try:
+        _started(tmp_path)
+        rsyslog = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i", str(tmp_path / "rsyslog.pid")],
+                                   stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rsyslog.err", "wb"))
+        lines = [f"order {i} placed by rsyslog" for i in range(200)]
+        time.sleep(1)
+        with source.open("a") as fh:
+            fh.write("".join(line + "\n" for line in lines))
+        got = read_topic(settings, 2 * len(lines), timeout=60)
+    finally:
+        if rsyslog is not None:
+            rsyslog.terminate()
+            rsyslog.wait(10)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    for transport in ("tcp", "udp"):
+        entries = [e for s, e in got if s.tags["network.transport"] == transport]
+        assert sorted(e.message for e in entries) == sorted(lines), transport
+        assert {e.attrs["log.syslog.appname"] for e in entries} == {"shop-app"}
+        assert all("malformed" not in e.flags for e in entries)
+    assert {e.attrs.get("log.syslog.version") for s, e in got if s.tags["network.transport"] == "tcp"} == {1}
