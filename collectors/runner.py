@@ -83,7 +83,9 @@ class Collector:
         return n
 
     def shutdown(self) -> None:
-        deadline = time.monotonic() + self.cs.shutdown_deadline_s
+        # Part of the deadline is kept for what follows the flush: stopping threads, closing files, exiting.
+        budget = self.cs.shutdown_deadline_s
+        deadline = time.monotonic() + budget - min(1.0, budget / 4)
         for listener in self.syslog:
             listener.stop()
         # What the listeners took in is shipped before the final flush: receiving it and then dropping it on a

@@ -47,6 +47,7 @@ def test_a_100_mb_line_keeps_memory_bounded_and_is_truncated_flagged(make_settin
     messages = [(e.message[:10], len(e.message), e.flags) for _, e in got]
     assert messages == [("before", 6, ()), ("z" * 10, max_line, ("truncated",)), ("after", 5, ())]
     growth_mb = (peak_kb - baseline_kb) / 1024
+    print(f"\n100 MB line: peak RSS {peak_kb / 1024:.1f} MiB, grew by {growth_mb:.1f} MiB")
     # A read chunk (1 MiB), the line's kept part, its JSON encoding and the producer's copy: a few MiB, never 100.
     assert growth_mb < 16, f"peak memory grew by {growth_mb:.1f} MiB while a 100 MB line went by"
 
@@ -94,5 +95,7 @@ def test_kafka_away_tcp_blocks_udp_drops_counted_and_sigterm_meets_its_deadline(
     finally:
         if proc.poll() is None:
             proc.kill()
+    print(f"\nKafka away: {dropped:.0f} UDP datagrams dropped and counted; SIGTERM to exit {elapsed:.2f}s (deadline 3s)")
     assert code == 0
-    assert elapsed < 3 + 4, f"SIGTERM took {elapsed:.1f}s with a 3s deadline"
+    # The deadline, plus the time a busy 2-core machine may take to schedule the exit.
+    assert elapsed < 3 + 0.5, f"SIGTERM took {elapsed:.1f}s with a 3s deadline"

@@ -53,6 +53,7 @@ def test_docker_and_cri_logs_are_joined_tagged_and_delivered(make_settings, tmp_
         _cri_container(k8s, "shop", "late-1", "app", "c" * 64, b"2024-05-01T10:11:12Z stdout F late line\n")
         later = read_topic(settings, len(got) + 1, timeout=30)
         assert any(e.message == "late line" for _, e in later)
+        print(f"\nnew container's first line in Kafka after {time.monotonic() - started:.2f}s")
         assert time.monotonic() - started < 5
     finally:
         proc.send_signal(signal.SIGTERM)
