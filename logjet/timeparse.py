@@ -6,17 +6,29 @@ import calendar
 import re
 import time
 
-__all__ = ["MONTHS", "format_ns", "rfc3339_ns", "to_ns"]
+__all__ = ["MAX_NS", "MONTHS", "format_ns", "rfc3339_ns", "to_ns"]
 
 MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                        "Dec"), start=1)}
 
 
+# What Elasticsearch's date_nanos holds: 1970-01-01 to 2262-04-11.
+MAX_NS = 2**63 - 1
+
+
 def to_ns(year: int, month: int, day: int, hour: int, minute: int, second: int, frac: str = "",
           offset_minutes: int = 0) -> int:
+    """Nanoseconds since the epoch; ValueError for a date that does not exist or that date_nanos cannot hold."""
+    # timegm would roll 2024-02-31 25:99 over into March instead of refusing it.
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour <= 23 and minute <= 59
+            and second <= 60):
+        raise ValueError("not a valid date and time")
     secs = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset_minutes * 60
     nanos = int((frac + "000000000")[:9]) if frac else 0
-    return secs * 1_000_000_000 + nanos
+    ns = secs * 1_000_000_000 + nanos
+    if not 0 <= ns <= MAX_NS:
+        raise ValueError("outside 1970-01-01..2262-04-11")
+    return ns
 
 
 def format_ns(ns: int) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from logjet.config import LogjetSettings
 from logjet.errors import FatalError, WireFormatError
@@ -23,10 +23,16 @@ from logjet.timeparse import format_ns
 from logjet.wire import decode_record
 from processor.ecs import to_document
 from processor.parser import parse_line
-from shippers.elasticsearch import ElasticsearchShipper, encode_bulk, install_template, make_client
+from shippers.elasticsearch import ElasticsearchShipper, EncodedDoc, encode_bulk, install_template, make_client
 from shippers.kafka import KafkaShipper, make_consumer
 
 __all__ = ["ProcessorStats", "Worker"]
+
+_LOST_PARTITIONS = frozenset((KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION,
+                              KafkaError.REBALANCE_IN_PROGRESS, KafkaError._ASSIGNMENT_LOST))
+
+# Characters (or bytes) of the original entry a dead letter carries at most.
+DEAD_LETTER_ORIGINAL_MAX = 256 * 1024
 
 log = logging.getLogger("logjet.processor")
 
@@ -53,12 +59,17 @@ class Worker:
         if self.ps.sink == "elasticsearch":
             client = make_client(self.es_settings)
             install_template(client, self.es_settings)
-            self.shipper = ElasticsearchShipper(client, self.es_settings, self.ps.retry_max_s)
+            self.shipper = ElasticsearchShipper(client, self.es_settings, self.ps.retry_max_s,
+                                                self.ps.bulk_max_bytes)
         self.stats = ProcessorStats()
         # Set by run(); a SIGTERM during an Elasticsearch outage then ends the retries after the shutdown deadline.
         self._stop: threading.Event | None = None
 
     def _dead_letter(self, msg: Message, reason: str, original: str | bytes | None, extra: dict[str, Any]) -> None:
+        if original is not None and len(original) > DEAD_LETTER_ORIGINAL_MAX:
+            # The dead letter must itself fit a Kafka record; its head says enough to find and replay the rest.
+            original = original[:DEAD_LETTER_ORIGINAL_MAX]
+            extra = {**extra, "original_truncated": True}
         record = {
             "reason": reason,
             "topic": msg.topic(),
@@ -77,7 +88,8 @@ class Worker:
     def process(self, msgs: list[Message]) -> None:
         """Settle one consumed batch; does not commit."""
         ingested = format_ns(time.time_ns())
-        docs: list[tuple[str, dict[str, Any]]] = []
+        docs: list[EncodedDoc] = []
+        dumps = orjson.dumps
         origins: list[tuple[Message, str, str, int]] = []  # (record, message, source id, seq) per doc
         ds, ns = self.es_settings.dataset, self.es_settings.namespace
         for msg in msgs:
@@ -92,7 +104,14 @@ class Worker:
             source = batch.source
             for entry in batch.entries:
                 parsed = parse_line(entry.message, entry.time_ns)
-                docs.append(to_document(source, entry, parsed, ds, ns, ingested))
+                doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested)
+                try:
+                    body = dumps(doc)
+                except orjson.JSONEncodeError as exc:  # e.g. a JSON line nested deeper than JSON encoders go
+                    self._dead_letter(msg, f"cannot encode the document: {exc}", entry.message,
+                                      {"source_id": source.id, "seq": entry.seq})
+                    continue
+                docs.append((doc_id, body))
                 origins.append((msg, entry.message, source.id, entry.seq))
         self.stats.entries += len(docs)
         if self.shipper is None:
@@ -109,6 +128,9 @@ class Worker:
                 self._dead_letter(msg, reason, message, {"source_id": source_id, "seq": seq})
         if not self.dead_letters.flush(60):
             raise FatalError("the dead-letter topic did not acknowledge in 60s; not committing")
+        if self.dead_letters.raw_failures:
+            raise FatalError(f"the dead-letter topic refused records ({self.dead_letters.raw_failures[0]}); "
+                             "not committing")
         self.stats.batches += 1
 
     def _commit(self, msgs: list[Message]) -> None:
@@ -116,8 +138,18 @@ class Worker:
         for msg in msgs:
             key = (msg.topic(), msg.partition())
             last[key] = max(last.get(key, -1), msg.offset())
-        self.consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
-                             asynchronous=False)
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
+                                 asynchronous=False)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if err is not None and err.code() in _LOST_PARTITIONS:
+                # The group moved on while this batch was being indexed (a long Elasticsearch outage outlasts
+                # max.poll.interval.ms): the partitions' new owner replays the batch, and the document ids turn
+                # what was already indexed into suppressed duplicates.
+                log.warning("commit refused after a rebalance (%s); the new owner replays the batch", err.str())
+                return
+            raise
 
     def run(self, stop: threading.Event) -> None:
         self._stop = stop

@@ -3,7 +3,8 @@
 Only the failed items are re-sent, and only on 429, 5xx and connection errors, with capped jittered back-off;
 a 409 on ``create`` means the entry was indexed before (a replay) and counts as a suppressed duplicate; any other
 4xx is the document's own fault and comes back in ``rejected`` with Elasticsearch's reason, for the dead-letter
-topic. Nothing is dropped here.
+topic. A whole request refused for its size (413) is split; refused for credentials or a missing index, it is
+retried like an outage, never dead-lettered wholesale. Nothing is dropped here.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from logjet.config import ElasticsearchSettings
 from logjet.errors import ElasticsearchUnavailable
-from shippers.elasticsearch.encoder import encode_bulk
+from shippers.elasticsearch.encoder import EncodedDoc, chunks_by_size, encode_bulk
 from shippers.elasticsearch.retry import backoff, retriable_status
 
 __all__ = ["BulkResult", "ElasticsearchShipper"]
@@ -35,33 +36,53 @@ class BulkResult:
 
 
 class ElasticsearchShipper:
-    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, retry_max_s: float = 30.0) -> None:
+    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, retry_max_s: float = 30.0,
+                 bulk_max_bytes: int = 10 << 20) -> None:
         self.client = client
         self.settings = settings
         self.retry_max_s = retry_max_s
+        self.bulk_max_bytes = bulk_max_bytes
 
-    def send(self, index: str, docs: list[tuple[str, dict[str, Any]]], stop: threading.Event | None = None,
+    def send(self, index: str, docs: Sequence[EncodedDoc], stop: threading.Event | None = None,
              grace_s: float = 20.0) -> BulkResult:
-        """Index ``docs`` into ``index``; returns once every item is settled.
+        """Index ``docs`` into ``index`` in requests of at most ``bulk_max_bytes``; returns once every item is
+        settled.
 
         Retries without end while running; once ``stop`` is set it keeps retrying for ``grace_s`` more seconds and
         then raises ``ElasticsearchUnavailable``, leaving the batch uncommitted for the next consumer.
         """
-        deadline: float | None = None
         result = BulkResult()
-        pending = list(range(len(docs)))
+        for chunk in chunks_by_size(range(len(docs)), docs, self.bulk_max_bytes):
+            self._send_chunk(index, docs, chunk, result, stop, grace_s)
+        return result
+
+    def _send_chunk(self, index: str, docs: Sequence[EncodedDoc], pending: list[int], result: BulkResult,
+                    stop: threading.Event | None, grace_s: float) -> None:
+        deadline: float | None = None
         attempt = 0
         while pending:
-            body, _ = encode_bulk(docs[i] for i in pending)
+            body = encode_bulk(docs[i] for i in pending)
             try:
                 resp = self.client.bulk(index=index, operations=body, filter_path="errors,items.*.status,"
                                         "items.*.error.type,items.*.error.reason")
             except (TransportError, ApiError) as exc:
-                status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", 0)
-                if isinstance(exc, ApiError) and not retriable_status(int(status or 0)):
-                    # The whole request was refused for its content (e.g. a bad index name): every item is bad.
+                status = int(getattr(exc, "status_code", 0) or getattr(getattr(exc, "meta", None), "status", 0) or 0)
+                if isinstance(exc, ApiError) and status == 413:
+                    # Larger than http.max_content_length: halve it; a lone document that large is its own fault.
+                    if len(pending) == 1:
+                        result.rejected.append((pending[0], "413 document larger than the cluster accepts "
+                                                            "(http.max_content_length)"))
+                        return
+                    half = len(pending) // 2
+                    self._send_chunk(index, docs, pending[:half], result, stop, grace_s)
+                    self._send_chunk(index, docs, pending[half:], result, stop, grace_s)
+                    return
+                if isinstance(exc, ApiError) and status == 400:
+                    # The request itself was refused for its content: every item in it is bad.
                     result.rejected.extend((i, f"bulk request refused: {exc.message}") for i in pending)
-                    return result
+                    return
+                # 401/403 (credentials), 404 (no data stream could be made), 408, 429, 5xx, no connection: the
+                # cluster or its configuration, not the documents. Dead-lettering would lose them all: wait.
                 log.warning("bulk request failed (%s); retrying %d documents", exc, len(pending))
                 failed = pending
             else:
@@ -80,7 +101,7 @@ class ElasticsearchShipper:
                         err = res.get("error", {})
                         result.rejected.append((pos, f"{status} {err.get('type')}: {err.get('reason')}"))
             if not failed:
-                break
+                return
             result.retried += len(failed)
             pending = failed
             delay = backoff(attempt, self.retry_max_s)
@@ -90,4 +111,3 @@ class ElasticsearchShipper:
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise ElasticsearchUnavailable(f"{len(pending)} documents still unsettled at the deadline")
             time.sleep(delay)
-        return result

@@ -27,6 +27,8 @@ class KafkaShipper:
         self.producer = producer or make_producer(settings, error_cb=self._on_error)
         self.in_flight = 0
         self.acked_records = 0
+        # Records sent with produce_raw that Kafka refused for good: the caller must not move past them.
+        self.raw_failures: list[str] = []
         self._fatal: KafkaError | None = None
 
     def _on_error(self, err: KafkaError) -> None:
@@ -67,10 +69,17 @@ class KafkaShipper:
 
     def produce_raw(self, value: bytes, key: bytes | None = None, headers: list[tuple[str, Any]] | None = None,
                     topic: str | None = None) -> None:
+        """Produce one record; a permanent delivery failure lands in ``raw_failures``."""
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                self.raw_failures.append(err.str())
+
         while True:
             self._check()
             try:
-                self.producer.produce(topic or self.topic, value=value, key=key, headers=headers)
+                self.producer.produce(topic or self.topic, value=value, key=key, headers=headers,
+                                      on_delivery=delivered)
                 return
             except BufferError:
                 self.producer.poll(0.1)

@@ -95,7 +95,8 @@ def test_kafka_away_tcp_blocks_udp_drops_counted_and_sigterm_meets_its_deadline(
     finally:
         if proc.poll() is None:
             proc.kill()
-    print(f"\nKafka away: {dropped:.0f} UDP datagrams dropped and counted; SIGTERM to exit {elapsed:.2f}s (deadline 3s)")
+    print(f"\nKafka away: {dropped:.0f} UDP datagrams dropped and counted; "
+          f"SIGTERM to exit {elapsed:.2f}s (deadline 3s)")
     assert code == 0
     # The deadline, plus the time a busy 2-core machine may take to schedule the exit.
     assert elapsed < 3 + 0.5, f"SIGTERM took {elapsed:.1f}s with a 3s deadline"

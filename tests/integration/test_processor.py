@@ -93,3 +93,41 @@ def test_broken_wire_record_is_dead_lettered_and_the_rest_indexed(make_settings)
     assert record["reason"].startswith("wire format: value is not valid JSON")
     assert record["original_b64"]
     assert [d["message"] for d in _messages(settings)] == ["a good line"]
+
+
+def _dead_letters(settings, expect: int) -> list[dict]:  # noqa: ANN001
+    dlq = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": "dlq-reader",
+                    "auto.offset.reset": "earliest"})
+    dlq.subscribe([settings.kafka.dead_letter_topic])
+    msgs: list = []
+    try:
+        wait_for(lambda: bool(msgs.extend(m for m in dlq.consume(10, 1.0) if m.error() is None))
+                 or len(msgs) >= expect, 60, "the dead letters")
+    finally:
+        dlq.close()
+    return [orjson.loads(m.value()) for m in msgs]
+
+
+def test_documents_elasticsearch_or_the_encoder_refuse_are_dead_lettered_with_the_reason(make_settings) -> None:
+    settings = make_settings()
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap})
+    topic = settings.kafka.topic
+    # Deeper than JSON encoders go (orjson stops at 254 levels), though still a valid JSON line.
+    deep = b'{"message":"too deep","deep":' + b'{"d":' * 300 + b'"bottom"' + b"}" * 301
+    good = [orjson.dumps({"message": "user as an object", "user": {"id": 1}}), b"plain line", b"x" * 900_000]
+    for value in good:
+        producer.produce(topic, value, key=b"same-partition")
+    assert producer.flush(30) == 0
+    _run_worker(settings, lambda: es_count(settings) >= 3)  # the mapping of json.user is an object from now on
+    producer.produce(topic, orjson.dumps({"message": "user as a string", "user": "bob"}), key=b"same-partition")
+    producer.produce(topic, deep, key=b"same-partition")
+    producer.produce(topic, b"after the bad ones", key=b"same-partition")
+    assert producer.flush(30) == 0
+    worker = _run_worker(settings, lambda: es_count(settings) >= 4)
+    assert worker.stats.dead_lettered == 2
+    letters = {d["original"][:16]: d for d in _dead_letters(settings, 2)}
+    assert letters['{"message":"user']["reason"].startswith("400 document_parsing_exception") or \
+        letters['{"message":"user']["reason"].startswith("400 mapper_parsing_exception")
+    assert letters['{"message":"too ']["reason"].startswith("cannot encode the document")
+    assert sorted(d["message"][:20] for d in _messages(settings)) == sorted(
+        ["user as an object", "plain line", "x" * 20, "after the bad ones"])

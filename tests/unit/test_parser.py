@@ -38,3 +38,11 @@ def test_plain_text_without_timestamp_keeps_everything() -> None:
 
 def test_json_that_is_not_an_object_is_plain_text() -> None:
     assert parse_line("{not json", NOW).message == "{not json"
+
+
+def test_impossible_or_unindexable_timestamps_fall_back_to_the_collectors_time() -> None:
+    for line in ("2024-02-31T10:00:00Z day 31 of February", "2024-02-10T25:99:99Z bad clock",
+                 "0001-01-01T00:00:00+01:00 before the epoch", "9999-12-31T23:59:59-01:00 after 2262",
+                 "1969-12-31T23:59:59Z one second before the epoch"):
+        assert parse_line(line, NOW).time_ns is None, line
+    assert parse_line("2262-04-11T23:47:16Z last representable second", NOW).time_ns is not None
