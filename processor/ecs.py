@@ -12,7 +12,7 @@ from typing import Any
 
 from logjet.timeparse import format_ns
 from logjet.wire import Entry, Source, entry_id
-from processor.parser import Parsed
+from processor.parsers import Parsed
 
 __all__ = ["to_document"]
 
@@ -68,5 +68,7 @@ def to_document(source: Source, entry: Entry, parsed: Parsed, dataset: str, name
     if entry.flags:
         doc["logjet"]["flags"] = list(entry.flags)
     if parsed.fields:
-        doc["json"] = parsed.fields
+        _merge(doc, parsed.fields)
+    if parsed.json:
+        doc["json"] = parsed.json
     return doc_id, doc

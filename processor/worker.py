@@ -22,7 +22,7 @@ from logjet.errors import FatalError, WireFormatError
 from logjet.timeparse import format_ns
 from logjet.wire import decode_record
 from processor.ecs import to_document
-from processor.parser import parse_line
+from processor.parsers import parse_line
 from shippers.elasticsearch import ElasticsearchShipper, EncodedDoc, encode_bulk, install_template, make_client
 from shippers.kafka import KafkaShipper, make_consumer
 

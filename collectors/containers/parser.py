@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from collectors.files.decoder import decode_text
 from collectors.files.tailer import Line
+from logjet.formats.text import decode_text
 from logjet.timeparse import rfc3339_ns
 from logjet.wire import FLAG_INVALID_UTF8, FLAG_MALFORMED, FLAG_TRUNCATED, Entry
 

@@ -21,9 +21,9 @@ from collections import deque
 from collectors.metrics import CollectorMetrics
 from collectors.output import Output
 from collectors.syslog.framing import Framer
-from collectors.syslog.parser import parse
 from logjet.config import CollectorSettings, SyslogInputSettings
 from logjet.errors import ConfigError
+from logjet.formats.syslog import parse
 from logjet.wire import FLAG_TRUNCATED, Entry, Source
 
 __all__ = ["SyslogListener"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from logjet.wire import Entry, Source
 from processor.ecs import to_document
-from processor.parser import parse_line
+from processor.parsers import parse_line
 
 
 def test_tags_and_attrs_become_ecs_fields_and_labels() -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from logjet.timeparse import format_ns, to_ns
-from processor.parser import parse_line
+from processor.parsers import parse_line
 
 NOW = to_ns(2026, 11, 25, 12, 0, 0)
 
@@ -10,7 +10,8 @@ def test_iso_timestamp_with_comma_millis_and_level() -> None:
     p = parse_line("2026-11-25 10:00:01,123 WARN [main] c.e.Service - slow", NOW)
     assert format_ns(p.time_ns) == "2026-11-25T10:00:01.123000000Z"
     assert p.level == "warn"
-    assert p.message == "2026-11-25 10:00:01,123 WARN [main] c.e.Service - slow"
+    assert p.message == "slow"
+    assert p.fields == {"process.thread.name": "main", "log.logger": "c.e.Service"}
 
 
 def test_iso_with_offset_and_nanoseconds() -> None:
@@ -27,7 +28,7 @@ def test_syslog_timestamp_takes_the_year_of_reception_but_never_the_future() -> 
 
 def test_json_line_spellings() -> None:
     p = parse_line('{"ts":"2026-11-25T01:02:03Z","lvl":"WARNING","msg":"hello","user":"a"}', NOW)
-    assert (p.message, p.level, format_ns(p.time_ns), p.fields) == (
+    assert (p.message, p.level, format_ns(p.time_ns), p.json) == (
         "hello", "warn", "2026-11-25T01:02:03.000000000Z", {"user": "a"})
 
 

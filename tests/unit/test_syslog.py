@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors.syslog.framing import Framer
-from collectors.syslog.parser import parse
+from logjet.formats.syslog import parse
 from logjet.timeparse import format_ns, rfc3339_ns
 
 CASES = json.loads((Path(__file__).parent / "golden" / "syslog" / "messages.json").read_text())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from collectors.files.decoder import decode_text
+from logjet.formats.text import decode_text
 from logjet.timeparse import MONTHS, rfc3339_ns, to_ns
 from logjet.wire import FLAG_MALFORMED, AttrValue
 
