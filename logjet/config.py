@@ -219,6 +219,7 @@ class ProcessorSettings(_Component):
         "elasticsearch", description="'discard' parses and encodes everything but sends nothing (benchmarks)."
     )
     retry_max_s: float = Field(30.0, gt=0, description="Cap of the back-off between retries of a bulk request.")
+    keep_original: bool = Field(False, description="Also store each entry's raw text as event.original.")
     bulk_max_bytes: int = Field(
         10 << 20, ge=65536, description="Bytes of one bulk request at most (below http.max_content_length, 100 MB)."
     )

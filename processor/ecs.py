@@ -12,7 +12,7 @@ from typing import Any
 
 from logjet.timeparse import format_ns
 from logjet.wire import Entry, Source, entry_id
-from processor.parsers import Parsed
+from processor.parsers import SYSLOG_LEVEL, Parsed
 
 __all__ = ["to_document"]
 
@@ -42,11 +42,15 @@ def _merge(doc: dict[str, Any], fields: Mapping[str, Any]) -> None:
 
 
 def to_document(source: Source, entry: Entry, parsed: Parsed, dataset: str, namespace: str,
-                ingested: str) -> tuple[str, dict[str, Any]]:
+                ingested: str, keep_original: bool = False) -> tuple[str, dict[str, Any]]:
     doc_id = entry_id(source.id, entry.seq)
     log: dict[str, Any] = {"offset": entry.seq}
-    if parsed.level:
-        log["level"] = parsed.level
+    level = parsed.level
+    if level is None and entry.attrs:  # a syslog message's severity, when its text names no level
+        severity = entry.attrs.get("log.syslog.severity.name")
+        level = SYSLOG_LEVEL.get(severity) if isinstance(severity, str) else None
+    if level:
+        log["level"] = level
     if source.path:
         log["file"] = {"path": source.path}
     doc: dict[str, Any] = {
@@ -71,4 +75,6 @@ def to_document(source: Source, entry: Entry, parsed: Parsed, dataset: str, name
         _merge(doc, parsed.fields)
     if parsed.json:
         doc["json"] = parsed.json
+    if keep_original:
+        doc["event"]["original"] = entry.message
     return doc_id, doc

@@ -90,6 +90,7 @@ class Worker:
         ingested = format_ns(time.time_ns())
         docs: list[EncodedDoc] = []
         dumps = orjson.dumps
+        keep_original = self.ps.keep_original
         origins: list[tuple[Message, str, str, int]] = []  # (record, message, source id, seq) per doc
         ds, ns = self.es_settings.dataset, self.es_settings.namespace
         for msg in msgs:
@@ -104,7 +105,7 @@ class Worker:
             source = batch.source
             for entry in batch.entries:
                 parsed = parse_line(entry.message, entry.time_ns)
-                doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested)
+                doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original)
                 try:
                     body = dumps(doc)
                 except orjson.JSONEncodeError as exc:  # e.g. a JSON line nested deeper than JSON encoders go

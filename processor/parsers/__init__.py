@@ -1,23 +1,34 @@
 """What the processor reads out of an entry: timestamp, level, message and ECS fields.
 
-``parse_line`` tries, in order: a JSON object, then plain text with a leading timestamp (``text.py``). Lines that
-match nothing are still messages, with the collector's time.
+``parse_line`` first unwraps an envelope a third-party shipper left on the line (a Docker json-file record, a CRI
+line, a syslog message with its ``<PRI>``), then reads the content as, in order: a JSON object, an access-log line,
+plain text with a leading timestamp (``text.py``), logfmt. Lines that match nothing are still messages, with the
+collector's time.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from logjet.formats import syslog
+from logjet.timeparse import rfc3339_ns
+from processor.parsers.access import parse_access
+from processor.parsers.logfmt import parse_logfmt
 from processor.parsers.text import normal_level, parse_text, parse_time
 
-__all__ = ["Parsed", "normal_level", "parse_line"]
+__all__ = ["SYSLOG_LEVEL", "Parsed", "normal_level", "parse_line"]
 
 _JSON_MESSAGE = ("message", "msg", "log")
 _JSON_LEVEL = ("level", "log.level", "severity", "lvl", "loglevel")
 _JSON_TIME = ("@timestamp", "timestamp", "time", "ts")
+_CRI = re.compile(r"(\d{4}-\d\d-\d\dT\S+) (stdout|stderr) ([PF]) ?")
+_KV_MESSAGE = ("msg", "message")
+_KV_LEVEL = ("level", "lvl", "severity")
+_KV_TIME = ("ts", "time", "t", "timestamp")
 
 
 @dataclass(slots=True)
@@ -46,16 +57,108 @@ def _parse_json(line: str, now_ns: int) -> Parsed | None:
             if time_ns is not None:
                 obj.pop(key)
                 break
-    return Parsed(message, time_ns, normal_level(level) if level else None, {}, obj or None)
+    return Parsed(message, time_ns, normal_level(level) if level else None, _ecs_keys(obj), obj or None)
 
 
-def parse_line(line: str, now_ns: int) -> Parsed:
-    """Parse one message; never raises on content."""
+# JSON keys an ECS-aware logger writes (ecs-logging, logstash-logback-encoder, structlog): lifted into the document
+# as the ECS fields they are; the rest stays under ``json``.
+_ECS_ROOTS = ("service", "trace", "span", "transaction", "error")
+_ECS_DOTTED = ("log.logger", "log.origin.file.name", "log.origin.file.line", "log.origin.function",
+               "process.thread.name", "process.pid")
+
+
+def _ecs_keys(obj: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key in list(obj):
+        root = key.split(".", 1)[0]
+        if key in _ECS_DOTTED or (root in _ECS_ROOTS and "." in key and isinstance(obj[key], str | int | float)):
+            fields[key] = obj.pop(key)
+        elif key in _ECS_ROOTS and isinstance(obj[key], dict):
+            value = obj.pop(key)
+            for sub, v in value.items():
+                if isinstance(v, str | int | float | bool):
+                    fields[f"{key}.{sub}"] = v
+                else:
+                    obj.setdefault(key, {})[sub] = v
+    if isinstance(obj.get("service"), str):
+        fields["service.name"] = obj.pop("service")
+    return fields
+
+
+def _docker_envelope(obj: dict[str, Any]) -> tuple[str, dict[str, Any], int | None] | None:
+    log, stream = obj.get("log"), obj.get("stream")
+    if not isinstance(log, str) or stream not in ("stdout", "stderr") or len(obj) > 4:
+        return None
+    stamp = obj.get("time")
+    time_ns = rfc3339_ns(stamp) if isinstance(stamp, str) else None
+    fields: dict[str, Any] = {"log.iostream": stream}
+    if not log.endswith("\n"):
+        fields["log.flags"] = "partial"  # a 16 KiB piece the shipper did not join
+    return log.rstrip("\r\n"), fields, time_ns
+
+
+def _content(line: str, now_ns: int) -> Parsed:
     if line.startswith("{"):
         parsed = _parse_json(line, now_ns)
         if parsed is not None:
             return parsed
+    access = parse_access(line)
+    if access is not None:
+        return Parsed(line, access[0], None, access[1])
     text = parse_text(line, now_ns)
     if text is not None:
         return Parsed(text.message, text.time_ns, text.level, text.fields)
+    if "=" in line:
+        pairs = parse_logfmt(line)
+        if pairs is not None:
+            message = next((pairs.pop(k) for k in _KV_MESSAGE if k in pairs), line)
+            level = next((pairs.pop(k) for k in _KV_LEVEL if k in pairs), None)
+            time_ns = None
+            for key in _KV_TIME:
+                if key in pairs:
+                    time_ns, _, _ = parse_time(pairs[key], now_ns)
+                    if time_ns is not None:
+                        del pairs[key]
+                        break
+            return Parsed(message, time_ns, normal_level(level) if level else None, {}, pairs or None)
     return Parsed(line)
+
+
+def _with(inner: Parsed, fields: dict[str, Any], time_ns: int | None) -> Parsed:
+    inner.fields = {**fields, **inner.fields}
+    if inner.time_ns is None:
+        inner.time_ns = time_ns
+    return inner
+
+
+def parse_line(line: str, now_ns: int) -> Parsed:
+    """Parse one message; never raises on content."""
+    c = line[:1]
+    if c == "{" and line.startswith('{"log":'):
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            obj = None
+        envelope = _docker_envelope(obj) if isinstance(obj, dict) else None
+        if envelope is not None:
+            return _with(_content(envelope[0], now_ns), envelope[1], envelope[2])
+    elif c == "<" and line[1:2].isdigit():
+        p = syslog.parse(line.encode("utf-8", "surrogatepass"), now_ns)
+        if "malformed" not in p.flags:
+            inner = _content(p.message, now_ns) if p.message.startswith("{") else Parsed(p.message)
+            if inner.level is None:
+                sev = p.attrs.get("log.syslog.severity.name")
+                inner.level = SYSLOG_LEVEL.get(sev) if isinstance(sev, str) else None
+            return _with(inner, dict(p.attrs), p.time_ns)
+    elif c.isdigit():
+        m = _CRI.match(line)
+        if m:
+            fields: dict[str, Any] = {"log.iostream": m.group(2)}
+            if m.group(3) == "P":
+                fields["log.flags"] = "partial"
+            return _with(_content(line[m.end():], now_ns), fields, rfc3339_ns(m.group(1)))
+    return _content(line, now_ns)
+
+
+SYSLOG_LEVEL = {"emergency": "emergency", "alert": "alert", "critical": "critical", "error": "error",
+                 "warning": "warn", "notice": "notice", "informational": "info", "debug": "debug"}

@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from logjet.timeparse import format_ns, to_ns
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logjet.timeparse import format_ns, rfc3339_ns, to_ns
 from processor.parsers import parse_line
 
 NOW = to_ns(2026, 11, 25, 12, 0, 0)
@@ -47,3 +54,23 @@ def test_impossible_or_unindexable_timestamps_fall_back_to_the_collectors_time()
                  "1969-12-31T23:59:59Z one second before the epoch"):
         assert parse_line(line, NOW).time_ns is None, line
     assert parse_line("2262-04-11T23:47:16Z last representable second", NOW).time_ns is not None
+
+
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "parsers" / "lines.json").read_text())
+
+
+@pytest.mark.parametrize("case", GOLDEN["cases"], ids=[c["input"][:30] for c in GOLDEN["cases"]])
+def test_golden_lines(case: dict) -> None:
+    p = parse_line(case["input"], rfc3339_ns(GOLDEN["now"]))
+    assert p.message == case["message"]
+    assert (format_ns(p.time_ns) if p.time_ns is not None else None) == case["time"]
+    assert (p.level, p.fields, p.json) == (case["level"], case["fields"], case["json"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=200) | st.sampled_from([c["input"] for c in GOLDEN["cases"]]).flatmap(
+    lambda s: st.integers(0, len(s)).map(lambda n: s[:n])))
+def test_any_text_parses_without_raising(line: str) -> None:
+    p = parse_line(line, NOW)
+    assert isinstance(p.message, str)
+    assert p.time_ns is None or 0 <= p.time_ns < 2**63
