@@ -198,13 +198,18 @@ def collect_stdin(ctx: typer.Context, config: ConfigOpt = None) -> None:
 
 
 @app.command("process")
-def process(config: ConfigOpt = None) -> None:
-    """Consume from Kafka, parse, and bulk-index into Elasticsearch."""
-    from processor.worker import Worker
+def process(
+    config: ConfigOpt = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes (processor.workers; default: cores).")]  # noqa: UP045
+    = None,
+) -> None:
+    """Consume from Kafka, parse, and bulk-index into Elasticsearch, with N worker processes."""
+    from processor.supervisor import Supervisor
 
     settings = _settings(config)
-    stop = _stop_event()
-    Worker(settings).run(stop)
+    if workers is not None and workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    raise typer.Exit(Supervisor(settings, workers).run())
 
 
 @app.command("serve")

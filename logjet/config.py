@@ -213,6 +213,11 @@ class CollectorSettings(_Component):
 
 class ProcessorSettings(_Component):
     group_id: str = Field("logjet-processor", description="Kafka consumer group of all processor workers.")
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, le=256, description="Worker processes (default: cores)."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address of the supervisor's /metrics and /healthz.")
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="Port of /metrics and /healthz; null: off.")
     batch_max_entries: int = Field(5000, ge=1, description="Kafka records consumed per batch at most.")
     batch_max_wait_s: float = Field(0.5, gt=0, description="How long a batch waits to fill.")
     sink: Literal["elasticsearch", "discard"] = Field(

@@ -21,6 +21,7 @@ from logjet.config import LogjetSettings
 from logjet.errors import FatalError, WireFormatError
 from logjet.timeparse import format_ns
 from logjet.wire import decode_record
+from processor import metrics
 from processor.ecs import to_document
 from processor.parsers import parse_line
 from shippers.elasticsearch import ElasticsearchShipper, EncodedDoc, encode_bulk, install_template, make_client
@@ -28,6 +29,8 @@ from shippers.kafka import KafkaShipper, make_consumer
 
 __all__ = ["ProcessorStats", "Worker"]
 
+# How often the consumer lag of the assigned partitions is measured (two requests per partition).
+LAG_EVERY_S = 10.0
 _LOST_PARTITIONS = frozenset((KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION,
                               KafkaError.REBALANCE_IN_PROGRESS, KafkaError._ASSIGNMENT_LOST))
 
@@ -60,18 +63,21 @@ class Worker:
             client = make_client(self.es_settings)
             install_template(client, self.es_settings)
             self.shipper = ElasticsearchShipper(client, self.es_settings, self.ps.retry_max_s,
-                                                self.ps.bulk_max_bytes)
+                                                self.ps.bulk_max_bytes, on_retry=metrics.RETRIED.inc)
         self.stats = ProcessorStats()
+        self._lag_at = 0.0
         # Set by run(); a SIGTERM during an Elasticsearch outage then ends the retries after the shutdown deadline.
         self._stop: threading.Event | None = None
 
-    def _dead_letter(self, msg: Message, reason: str, original: str | bytes | None, extra: dict[str, Any]) -> None:
+    def _dead_letter(self, msg: Message, kind: str, reason: str, original: str | bytes | None,
+                     extra: dict[str, Any]) -> None:
         if original is not None and len(original) > DEAD_LETTER_ORIGINAL_MAX:
             # The dead letter must itself fit a Kafka record; its head says enough to find and replay the rest.
             original = original[:DEAD_LETTER_ORIGINAL_MAX]
             extra = {**extra, "original_truncated": True}
         record = {
             "reason": reason,
+            "kind": kind,
             "topic": msg.topic(),
             "partition": msg.partition(),
             "offset": msg.offset(),
@@ -84,6 +90,7 @@ class Worker:
             record["original"] = original
         self.dead_letters.produce_raw(orjson.dumps(record), key=msg.key(), headers=[("logjet-reason", reason[:200])])
         self.stats.dead_lettered += 1
+        metrics.DEAD_LETTERED.labels(kind).inc()
 
     def process(self, msgs: list[Message]) -> None:
         """Settle one consumed batch; does not commit."""
@@ -100,7 +107,7 @@ class Worker:
                 batch = decode_record(msg.value(), msg.headers(), topic=msg.topic(), partition=msg.partition(),
                                       offset=msg.offset(), timestamp_ms=ts_ms)
             except WireFormatError as exc:
-                self._dead_letter(msg, f"wire format: {exc}", msg.value(), {})
+                self._dead_letter(msg, "wire_format", f"wire format: {exc}", msg.value(), {})
                 continue
             source = batch.source
             for entry in batch.entries:
@@ -109,24 +116,32 @@ class Worker:
                 try:
                     body = dumps(doc)
                 except orjson.JSONEncodeError as exc:  # e.g. a JSON line nested deeper than JSON encoders go
-                    self._dead_letter(msg, f"cannot encode the document: {exc}", entry.message,
+                    self._dead_letter(msg, "unencodable", f"cannot encode the document: {exc}", entry.message,
                                       {"source_id": source.id, "seq": entry.seq})
                     continue
                 docs.append((doc_id, body))
                 origins.append((msg, entry.message, source.id, entry.seq))
         self.stats.entries += len(docs)
+        metrics.RECORDS_IN.inc(len(msgs))
+        metrics.ENTRIES_IN.inc(len(origins))
         if self.shipper is None:
             encode_bulk(docs)  # the discard sink still pays for the encoding, as production does
             self.stats.indexed += len(docs)
+            metrics.INDEXED.inc(len(docs))
         elif docs:
+            started = time.monotonic()
             result = self.shipper.send(self.es_settings.data_stream, docs, stop=self._stop,
                                        grace_s=self.ps.shutdown_deadline_s)
+            metrics.BULK_SECONDS.observe(time.monotonic() - started)
             self.stats.indexed += result.indexed
             self.stats.duplicates += result.duplicates
             self.stats.retried += result.retried
+            metrics.INDEXED.inc(result.indexed)
+            metrics.DUPLICATES.inc(result.duplicates)
+            metrics.REJECTED.inc(len(result.rejected))
             for pos, reason in result.rejected:
                 msg, message, source_id, seq = origins[pos]
-                self._dead_letter(msg, reason, message, {"source_id": source_id, "seq": seq})
+                self._dead_letter(msg, "rejected", reason, message, {"source_id": source_id, "seq": seq})
         if not self.dead_letters.flush(60):
             raise FatalError("the dead-letter topic did not acknowledge in 60s; not committing")
         if self.dead_letters.raw_failures:
@@ -152,6 +167,19 @@ class Worker:
                 return
             raise
 
+    def _report_lag(self) -> None:
+        self._lag_at = time.monotonic()
+        try:
+            assigned = self.consumer.assignment()
+            if not assigned:
+                return
+            for tp in self.consumer.committed(assigned, timeout=5):
+                _, high = self.consumer.get_watermark_offsets(tp, timeout=5)
+                lag = high - tp.offset if tp.offset >= 0 else high
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, lag))
+        except KafkaException as exc:  # a metric is not worth stopping for; the next round tries again
+            log.debug("consumer lag not measured: %s", exc)
+
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
         topic = self.settings.kafka.topic
@@ -169,10 +197,27 @@ class Worker:
                         raise FatalError(f"Kafka consumer failed fatally: {err.str()}")
                     elif err.code() != KafkaError._PARTITION_EOF:
                         log.warning("consumer: %s", err.str())
+                if time.monotonic() - self._lag_at >= LAG_EVERY_S:
+                    self._report_lag()
                 if not good:
                     continue
                 self.process(good)
                 self._commit(good)
         finally:
-            self.consumer.close()
+            self._leave()
             self.dead_letters.flush(10)
+
+    def _leave(self) -> None:
+        """Leave the group: unsubscribe, let the revocation finish, then close.
+
+        Closing in the middle of a cooperative rebalance can hang inside librdkafka (confluentinc/librdkafka#4527);
+        unsubscribing first and serving the revocation avoids it.
+        """
+        try:
+            self.consumer.unsubscribe()
+            deadline = time.monotonic() + 10
+            while self.consumer.assignment() and time.monotonic() < deadline:
+                self.consumer.poll(0.1)
+        except KafkaException as exc:
+            log.warning("leaving the consumer group: %s", exc)
+        self.consumer.close()

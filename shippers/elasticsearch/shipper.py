@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -37,8 +37,9 @@ class BulkResult:
 
 class ElasticsearchShipper:
     def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, retry_max_s: float = 30.0,
-                 bulk_max_bytes: int = 10 << 20) -> None:
+                 bulk_max_bytes: int = 10 << 20, on_retry: Callable[[int], None] | None = None) -> None:
         self.client = client
+        self.on_retry = on_retry  # told how many documents are re-sent, as it happens (metrics)
         self.settings = settings
         self.retry_max_s = retry_max_s
         self.bulk_max_bytes = bulk_max_bytes
@@ -103,8 +104,13 @@ class ElasticsearchShipper:
             if not failed:
                 return
             result.retried += len(failed)
+            if self.on_retry is not None:
+                self.on_retry(len(failed))
             pending = failed
             delay = backoff(attempt, self.retry_max_s)
+            if attempt % 10 == 0:
+                log.warning("%d documents not settled (Elasticsearch pushing back or away); retry %d in %.1fs",
+                            len(failed), attempt + 1, delay)
             attempt += 1
             if stop is not None and stop.is_set() and deadline is None:
                 deadline = time.monotonic() + grace_s

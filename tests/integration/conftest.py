@@ -28,6 +28,7 @@ from logjet.config import LogjetSettings, load_settings
 class Endpoints:
     kafka: str
     elasticsearch: str
+    stack: Any = None  # the local Stack when this session manages it: tests may stop and start its servers
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +43,7 @@ def endpoints() -> Iterator[Endpoints]:
     was_running = stack.kafka.process.pid() is not None and stack.elasticsearch.process.pid() is not None
     stack.up()
     try:
-        yield Endpoints(stack.kafka_bootstrap, stack.elasticsearch_url)
+        yield Endpoints(stack.kafka_bootstrap, stack.elasticsearch_url, stack)
     finally:
         if not was_running:
             stack.down()

@@ -1,0 +1,198 @@
+"""`logjet process --workers N`: N worker processes in one consumer group, restarted when they die.
+
+Workers are started with the ``spawn`` method (no state inherited from the supervisor, safe with librdkafka's
+threads). A worker that exits while the supervisor is not stopping is restarted after a capped, jittered back-off
+(its uncommitted batch is replayed by whoever owns its partitions next; document ids make the replay harmless).
+SIGTERM or SIGINT is passed on to every worker, which finishes its batch, commits and leaves the group; a worker
+still running after the shutdown deadline (plus a margin) is killed. The supervisor also serves ``/metrics`` (all
+workers' metrics, through prometheus_client's multiprocess mode) and ``/healthz`` (every worker alive).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import multiprocessing as mp
+import os
+import random
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.process import BaseProcess
+
+import orjson
+
+from logjet.config import LogjetSettings
+
+__all__ = ["Supervisor"]
+
+log = logging.getLogger("logjet.processor.supervisor")
+
+RESTART_BACKOFF_MAX_S = 30.0
+CONFIG_EXIT = 2
+
+
+def _worker_main(settings_json: bytes, index: int) -> None:
+    """Entry point of a worker process."""
+    import sys
+
+    from logjet.config import LogjetSettings
+    from logjet.errors import ConfigError
+    from processor.worker import Worker
+
+    logging.basicConfig(level=os.environ.get("LOGJET_LOG_LEVEL", "INFO").upper(), stream=sys.stderr,
+                        format=f"%(asctime)s %(levelname)s %(name)s[w{index}]: %(message)s")
+    for noisy in ("httpx", "elastic_transport.transport"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # `kill -USR1 <worker>` prints every thread's stack: what an operator needs when a worker seems stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    settings = LogjetSettings.model_validate_json(settings_json)
+    try:
+        Worker(settings).run(stop)
+    except ConfigError as exc:
+        # Restarting cannot fix a configuration: say so with the exit code the supervisor stops on.
+        logging.getLogger("logjet.processor").error("configuration error: %s", exc)
+        sys.exit(CONFIG_EXIT)
+
+
+@dataclass
+class _Slot:
+    index: int
+    process: BaseProcess | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+
+
+class Supervisor:
+    def __init__(self, settings: LogjetSettings, workers: int | None = None) -> None:
+        self.settings = settings
+        self.count = workers or settings.processor.workers
+        self.slots = [_Slot(i) for i in range(self.count)]
+        self._ctx = mp.get_context("spawn")
+        self._stopping = threading.Event()
+        self._config_failed = False
+        self._metrics_dir = tempfile.mkdtemp(prefix="logjet-processor-metrics-")
+        # Read by prometheus_client when the workers import it: it must be set before they start.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir
+        self._json = settings.model_dump_json().encode()
+
+    def _start(self, slot: _Slot) -> None:
+        slot.process = self._ctx.Process(target=_worker_main, args=(self._json, slot.index),
+                                         name=f"logjet-worker-{slot.index}")
+        slot.process.start()
+        log.info("worker %d started (pid %d)", slot.index, slot.process.pid)
+
+    def alive(self) -> int:
+        return sum(1 for s in self.slots if s.process is not None and s.process.is_alive())
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, _f: (log.info("received %s; stopping the workers",
+                                                            signal.Signals(signum).name), self.stop()))
+        server = self._serve_metrics()
+        try:
+            for slot in self.slots:
+                self._start(slot)
+            while not self._stopping.wait(0.2):
+                self._watch()
+            rc = self._shutdown()
+            return CONFIG_EXIT if self._config_failed else rc
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
+
+    def _watch(self) -> None:
+        now = time.monotonic()
+        for slot in self.slots:
+            proc = slot.process
+            if proc is not None and not proc.is_alive():
+                from prometheus_client import multiprocess
+
+                multiprocess.mark_process_dead(proc.pid, self._metrics_dir)
+                if proc.exitcode == CONFIG_EXIT:
+                    log.error("worker %d refused the configuration; stopping", slot.index)
+                    self._config_failed = True
+                    self.stop()
+                    return
+                slot.restarts += 1
+                delay = random.uniform(0, min(RESTART_BACKOFF_MAX_S, 0.5 * 2 ** min(slot.restarts, 10)))
+                log.warning("worker %d (pid %d) exited with %s; restarting it in %.1fs", slot.index, proc.pid,
+                            proc.exitcode, delay)
+                slot.process, slot.next_start = None, now + delay
+            if slot.process is None and now >= slot.next_start:
+                self._start(slot)
+
+    def _shutdown(self) -> int:
+        for slot in self.slots:
+            if slot.process is not None and slot.process.is_alive():
+                os.kill(slot.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.processor.shutdown_deadline_s + 10
+        rc = 0
+        for slot in self.slots:
+            proc = slot.process
+            if proc is None:
+                continue
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                log.error("worker %d did not stop in time; its threads' stacks follow, then it is killed", slot.index)
+                os.kill(proc.pid, signal.SIGUSR1)
+                time.sleep(0.5)
+                proc.kill()
+                proc.join(5)
+                rc = 1
+            elif proc.exitcode != 0:
+                log.error("worker %d exited with %s", slot.index, proc.exitcode)
+                rc = 1
+        return rc
+
+    def _serve_metrics(self) -> ThreadingHTTPServer | None:
+        ps = self.settings.processor
+        if ps.metrics_port is None:
+            return None
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+        sup = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+                path = self.path.split("?")[0]
+                if path == "/metrics":
+                    registry = CollectorRegistry()
+                    multiprocess.MultiProcessCollector(registry, path=sup._metrics_dir)
+                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+                elif path == "/healthz":
+                    alive = sup.alive()
+                    ok = alive == sup.count and not sup._stopping.is_set()
+                    body = {"status": "ok" if ok else "failing", "workers": sup.count, "alive": alive,
+                            "restarts": sum(s.restarts for s in sup.slots)}
+                    self._send(200 if ok else 503, "application/json", orjson.dumps(body))
+                else:
+                    self._send(404, "text/plain", b"not found\n")
+
+            def _send(self, code: int, ctype: str, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer((ps.metrics_host, ps.metrics_port), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+        log.info("processor metrics and health on http://%s:%d/metrics", ps.metrics_host, server.server_address[1])
+        return server
