@@ -65,6 +65,18 @@ class ElasticsearchSettings(_Component):
     dataset: str = Field("logjet", description="data_stream.dataset: documents go to logs-<dataset>-<namespace>.")
     namespace: str = Field("default", description="data_stream.namespace.")
     request_timeout_s: float = Field(30.0, gt=0, description="Timeout of one request to Elasticsearch.")
+    retention: str | None = Field(
+        "30d", pattern=r"^\d+(d|h|m|s)$", description="How long documents are kept: the data stream lifecycle's "
+        "data_retention (or the delete phase of the ILM policy); null keeps them forever."
+    )
+    ilm_policy: str | None = Field(
+        None, description="Manage the data stream with this ILM policy (created or updated by logjet: rollover by "
+        "size and age, delete after the retention) instead of the data stream lifecycle. Needs a cluster with ILM "
+        "(X-Pack); refused at start-up otherwise."
+    )
+    ilm_rollover_max_size: str = Field("50gb", description="ILM: roll over when a primary shard reaches this size.")
+    ilm_rollover_max_age: str = Field("1d", description="ILM: roll over at this age.")
+    replicas: int = Field(0, ge=0, description="index.number_of_replicas of the backing indices.")
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="Keyword arguments passed through untouched to elasticsearch.Elasticsearch(), "
@@ -224,6 +236,9 @@ class ProcessorSettings(_Component):
         "elasticsearch", description="'discard' parses and encodes everything but sends nothing (benchmarks)."
     )
     retry_max_s: float = Field(30.0, gt=0, description="Cap of the back-off between retries of a bulk request.")
+    bulk_concurrency: int = Field(
+        2, ge=1, le=32, description="Bulk requests in flight at once per worker (a batch is split by bulk_max_bytes)."
+    )
     keep_original: bool = Field(False, description="Also store each entry's raw text as event.original.")
     bulk_max_bytes: int = Field(
         10 << 20, ge=65536, description="Bytes of one bulk request at most (below http.max_content_length, 100 MB)."

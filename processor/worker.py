@@ -63,7 +63,8 @@ class Worker:
             client = make_client(self.es_settings)
             install_template(client, self.es_settings)
             self.shipper = ElasticsearchShipper(client, self.es_settings, self.ps.retry_max_s,
-                                                self.ps.bulk_max_bytes, on_retry=metrics.RETRIED.inc)
+                                                self.ps.bulk_max_bytes, on_retry=metrics.RETRIED.inc,
+                                                concurrency=self.ps.bulk_concurrency)
         self.stats = ProcessorStats()
         self._lag_at = 0.0
         # Set by run(); a SIGTERM during an Elasticsearch outage then ends the retries after the shutdown deadline.

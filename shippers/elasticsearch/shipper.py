@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -37,8 +38,11 @@ class BulkResult:
 
 class ElasticsearchShipper:
     def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, retry_max_s: float = 30.0,
-                 bulk_max_bytes: int = 10 << 20, on_retry: Callable[[int], None] | None = None) -> None:
+                 bulk_max_bytes: int = 10 << 20, on_retry: Callable[[int], None] | None = None,
+                 concurrency: int = 1) -> None:
         self.client = client
+        self.concurrency = concurrency  # bulk requests in flight at once
+        self._pool: ThreadPoolExecutor | None = None
         self.on_retry = on_retry  # told how many documents are re-sent, as it happens (metrics)
         self.settings = settings
         self.retry_max_s = retry_max_s
@@ -52,10 +56,30 @@ class ElasticsearchShipper:
         Retries without end while running; once ``stop`` is set it keeps retrying for ``grace_s`` more seconds and
         then raises ``ElasticsearchUnavailable``, leaving the batch uncommitted for the next consumer.
         """
-        result = BulkResult()
-        for chunk in chunks_by_size(range(len(docs)), docs, self.bulk_max_bytes):
-            self._send_chunk(index, docs, chunk, result, stop, grace_s)
-        return result
+        limit = self.bulk_max_bytes
+        if self.concurrency > 1:
+            # Spread a large batch over the requests in flight; below ~1 MB one request is cheaper than several.
+            total = sum(len(i) + len(b) for i, b in docs)
+            limit = max(1 << 20, min(limit, -(-total // self.concurrency)))
+        chunks = list(chunks_by_size(range(len(docs)), docs, limit))
+        results = [BulkResult() for _ in chunks]
+        if len(chunks) == 1 or self.concurrency == 1:
+            for chunk, result in zip(chunks, results, strict=True):
+                self._send_chunk(index, docs, chunk, result, stop, grace_s)
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="bulk")
+            futures = [self._pool.submit(self._send_chunk, index, docs, chunk, result, stop, grace_s)
+                       for chunk, result in zip(chunks, results, strict=True)]
+            for future in futures:
+                future.result()  # re-raises ElasticsearchUnavailable from any of them
+        total = BulkResult()
+        for r in results:
+            total.indexed += r.indexed
+            total.duplicates += r.duplicates
+            total.retried += r.retried
+            total.rejected.extend(r.rejected)
+        return total
 
     def _send_chunk(self, index: str, docs: Sequence[EncodedDoc], pending: list[int], result: BulkResult,
                     stop: threading.Event | None, grace_s: float) -> None:

@@ -15,37 +15,76 @@ _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 
 
 def template_body(settings: ElasticsearchSettings) -> dict[str, Any]:
+    index: dict[str, Any] = {"number_of_replicas": settings.replicas, "refresh_interval": "1s"}
+    template: dict[str, Any] = {"settings": {"index": index}, "mappings": _mappings()}
+    if settings.ilm_policy:
+        index["lifecycle"] = {"name": settings.ilm_policy}
+        # The data stream lifecycle would otherwise compete with ILM for the backing indices.
+        template["lifecycle"] = {"enabled": False}
+    elif settings.retention:
+        template["lifecycle"] = {"data_retention": settings.retention}
+    else:
+        template["lifecycle"] = {}
     return {
         "index_patterns": [settings.index_pattern],
         "data_stream": {},
         # Above the built-in logs-*-* template of clusters that have one.
         "priority": 200,
-        "template": {
-            "settings": {"index": {"number_of_replicas": 0, "refresh_interval": "1s"}},
-            "mappings": {
-                "dynamic_templates": [{"strings_as_keyword": {"match_mapping_type": "string", "mapping": _KEYWORD}}],
-                "properties": {
-                    "@timestamp": {"type": "date_nanos"},
-                    "message": {"type": "text"},
-                    "event": {"properties": {"id": {"type": "keyword"}, "ingested": {"type": "date_nanos"},
-                                             "created": {"type": "date_nanos"}}},
-                    "log": {"properties": {"level": {"type": "keyword"}, "offset": {"type": "long"},
-                                           "file": {"properties": {"path": {"type": "keyword"}}}}},
-                    "host": {"properties": {"name": {"type": "keyword"}}},
-                    "source": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}}},
-                    "data_stream": {"properties": {"type": {"type": "keyword"},
-                                                   "dataset": {"type": "keyword"},
-                                                   "namespace": {"type": "keyword"}}},
-                },
-            },
-        },
+        "template": template,
         "_meta": {"managed_by": "logjet"},
     }
 
 
+def _mappings() -> dict[str, Any]:
+    return {
+        "dynamic_templates": [{"strings_as_keyword": {"match_mapping_type": "string", "mapping": _KEYWORD}}],
+        "properties": {
+            "@timestamp": {"type": "date_nanos"},
+            "message": {"type": "text"},
+            "event": {"properties": {"id": {"type": "keyword"}, "ingested": {"type": "date_nanos"},
+                                     "created": {"type": "date_nanos"},
+                                     "original": {"type": "keyword", "index": False, "doc_values": False}}},
+            "log": {"properties": {"level": {"type": "keyword"}, "offset": {"type": "long"},
+                                   "file": {"properties": {"path": {"type": "keyword"}}}}},
+            "host": {"properties": {"name": {"type": "keyword"}}},
+            "source": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}}},
+            "process": {"properties": {"pid": {"type": "long"},
+                                       "thread": {"properties": {"id": {"type": "long"}}}}},
+            "http": {"properties": {"response": {"properties": {"status_code": {"type": "long"},
+                                                                "body": {"properties": {"bytes": {"type": "long"}}}}}}},
+            "data_stream": {"properties": {"type": {"type": "keyword"},
+                                           "dataset": {"type": "keyword"},
+                                           "namespace": {"type": "keyword"}}},
+        },
+    }
+
+
+def _install_ilm_policy(client: Elasticsearch, settings: ElasticsearchSettings) -> None:
+    try:
+        client.perform_request("GET", "/_ilm/status", headers={"accept": "application/json"})
+    except ApiError as exc:
+        if exc.status_code not in (400, 404, 405):
+            raise
+        raise ConfigError(f"elasticsearch.ilm_policy is set but the cluster at {settings.url} has no ILM "
+                          f"(X-Pack): GET /_ilm/status answered {exc.status_code}. Unset ilm_policy to use the data "
+                          "stream lifecycle (elasticsearch.retention) instead.") from exc
+    phases: dict[str, Any] = {"hot": {"actions": {"rollover": {"max_primary_shard_size": settings.ilm_rollover_max_size,
+                                                               "max_age": settings.ilm_rollover_max_age}}}}
+    if settings.retention:
+        phases["delete"] = {"min_age": settings.retention, "actions": {"delete": {}}}
+    client.perform_request("PUT", f"/_ilm/policy/{settings.ilm_policy}", body={"policy": {"phases": phases}},
+                           headers={"accept": "application/json", "content-type": "application/json"})
+
+
 def install_template(client: Elasticsearch, settings: ElasticsearchSettings) -> None:
+    """Install the index template (and the ILM policy, when one is asked for); idempotent.
+
+    Raises ``ConfigError`` for what retrying cannot fix (a refused template, ILM asked of a cluster without it).
+    """
     name = f"logjet-logs-{settings.dataset}"
     try:
+        if settings.ilm_policy:
+            _install_ilm_policy(client, settings)
         client.indices.put_index_template(name=name, **template_body(settings))
     except ApiError as exc:
         if exc.status_code in (400, 404):

@@ -131,3 +131,17 @@ def test_documents_elasticsearch_or_the_encoder_refuse_are_dead_lettered_with_th
     assert letters['{"message":"too ']["reason"].startswith("cannot encode the document")
     assert sorted(d["message"][:20] for d in _messages(settings)) == sorted(
         ["user as an object", "plain line", "x" * 20, "after the bad ones"])
+
+
+def test_the_data_stream_gets_its_retention_and_ilm_without_ilm_fails_at_start_up(make_settings) -> None:
+    import pytest
+
+    from logjet.errors import ConfigError
+
+    settings = make_settings(elasticsearch={"retention": "7d"})
+    Worker(settings).consumer.close()
+    es = settings.elasticsearch
+    body = httpx.get(f"{es.url}/_index_template/logjet-logs-{es.dataset}").json()
+    assert body["index_templates"][0]["index_template"]["template"]["lifecycle"]["data_retention"] == "7d"
+    with pytest.raises(ConfigError, match="has no ILM"):
+        Worker(make_settings(elasticsearch={"ilm_policy": "logs-30d"}))
