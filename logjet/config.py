@@ -30,6 +30,8 @@ __all__ = [
     "ContainerInputSettings",
     "FileInputSettings",
     "MultilineSettings",
+    "ParserRule",
+    "ParserSelector",
     "SyslogInputSettings",
     "TlsSettings",
     "ElasticsearchSettings",
@@ -223,6 +225,48 @@ class CollectorSettings(_Component):
     )
 
 
+class ParserSelector(_Component):
+    """Which entries a parser is for; every condition given must hold (globs are fnmatch patterns)."""
+
+    container_name: str | None = Field(None, description="Glob on container.name.")
+    container_labels: dict[str, str] = Field(default_factory=dict, description="Label name -> glob on its value.")
+    kubernetes_namespace: str | None = Field(None, description="Glob on kubernetes.namespace.")
+    path: str | None = Field(None, description="Glob on the file path (log.file.path).")
+    appname: str | None = Field(None, description="Glob on the syslog app name (log.syslog.appname).")
+    source_kind: str | None = Field(None, description="file, container, syslog, stdin or kafka.")
+
+
+class ParserRule(_Component):
+    """A user-defined parser: a regular expression with named groups, or a Python function."""
+
+    name: str = Field(min_length=1, description="Named in errors and dead letters.")
+    when: ParserSelector = Field(default_factory=ParserSelector, description="Entries it applies to.")
+    regex: str | None = Field(
+        None, description="Named groups become fields: '__' in a group name stands for '.' (http__request__method "
+        "-> http.request.method); the groups 'message', 'timestamp' and 'level' set those. A line that does not "
+        "match falls through to the built-in parsers."
+    )
+    function: str | None = Field(
+        None, description="'package.module:function' taking (message: str) and returning a dict of fields like "
+        "the regex's groups, or None to fall through."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ParserRule:
+        if (self.regex is None) == (self.function is None):
+            raise ValueError("set exactly one of regex and function")
+        if self.regex is not None:
+            try:
+                compiled = re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex is not a valid regular expression: {exc}") from exc
+            if not compiled.groupindex:
+                raise ValueError("regex has no named group: it would extract nothing")
+        elif not re.fullmatch(r"[\w.]+:\w+", self.function or ""):
+            raise ValueError("function must be 'package.module:function'")
+        return self
+
+
 class ProcessorSettings(_Component):
     group_id: str = Field("logjet-processor", description="Kafka consumer group of all processor workers.")
     workers: int = Field(
@@ -238,6 +282,9 @@ class ProcessorSettings(_Component):
     retry_max_s: float = Field(30.0, gt=0, description="Cap of the back-off between retries of a bulk request.")
     bulk_concurrency: int = Field(
         2, ge=1, le=32, description="Bulk requests in flight at once per worker (a batch is split by bulk_max_bytes)."
+    )
+    parsers: list[ParserRule] = Field(
+        default_factory=list, description="User-defined parsers, tried in order before the built-in ones."
     )
     keep_original: bool = Field(False, description="Also store each entry's raw text as event.original.")
     bulk_max_bytes: int = Field(

@@ -16,15 +16,17 @@ from processor.parsers import SYSLOG_LEVEL, Parsed
 
 __all__ = ["to_document"]
 
-# Field paths a source or entry may not set: they carry the pipeline's own bookkeeping.
-_RESERVED = frozenset(("@timestamp", "message", "event", "data_stream", "logjet", "_id"))
+# What a source, an entry or a parser may not set: the pipeline's own bookkeeping. Roots are closed as a whole;
+# of ``event`` only the identity and the pipeline's times are (event.action, event.dataset... are the line's).
+_RESERVED = frozenset(("@timestamp", "message", "data_stream", "logjet", "_id"))
+_RESERVED_PATHS = frozenset(("event.id", "event.ingested", "event.created", "event.original"))
 
 
 def _merge(doc: dict[str, Any], fields: Mapping[str, Any]) -> None:
     """Nest dotted ECS paths into ``doc``; undotted keys, reserved roots and clashes go under ``labels``."""
     for key, value in fields.items():
         parts = key.split(".")
-        if len(parts) == 1 or parts[0] in _RESERVED or not all(parts):
+        if len(parts) == 1 or parts[0] in _RESERVED or key in _RESERVED_PATHS or not all(parts):
             doc.setdefault("labels", {})[key.replace(".", "_")] = value
             continue
         node = doc

@@ -20,10 +20,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from logjet.config import LogjetSettings
 from logjet.errors import FatalError, WireFormatError
 from logjet.timeparse import format_ns
-from logjet.wire import decode_record
+from logjet.wire import Entry, Source, decode_record
 from processor import metrics
 from processor.ecs import to_document
-from processor.parsers import parse_line
+from processor.parsers import Parsed, parse_line
+from processor.parsers.user import UserParseError, UserParsers
 from shippers.elasticsearch import ElasticsearchShipper, EncodedDoc, encode_bulk, install_template, make_client
 from shippers.kafka import KafkaShipper, make_consumer
 
@@ -56,6 +57,7 @@ class Worker:
         self.settings = settings
         self.ps = settings.processor
         self.es_settings = settings.elasticsearch
+        self.user_parsers = UserParsers(list(self.ps.parsers))  # imports user functions: fails before any I/O
         self.consumer = consumer or make_consumer(settings.kafka, self.ps.group_id)
         self.dead_letters = KafkaShipper(settings.kafka, topic=settings.kafka.dead_letter_topic)
         self.shipper: ElasticsearchShipper | None = None
@@ -112,7 +114,15 @@ class Worker:
                 continue
             source = batch.source
             for entry in batch.entries:
-                parsed = parse_line(entry.message, entry.time_ns)
+                if self.user_parsers:
+                    try:
+                        parsed = self._user_parse(source, entry)
+                    except UserParseError as exc:
+                        self._dead_letter(msg, "parser", str(exc), entry.message,
+                                          {"source_id": source.id, "seq": entry.seq})
+                        continue
+                else:
+                    parsed = parse_line(entry.message, entry.time_ns)
                 doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original)
                 try:
                     body = dumps(doc)
@@ -149,6 +159,13 @@ class Worker:
             raise FatalError(f"the dead-letter topic refused records ({self.dead_letters.raw_failures[0]}); "
                              "not committing")
         self.stats.batches += 1
+
+    def _user_parse(self, source: Source, entry: Entry) -> Parsed:
+        found = self.user_parsers.parse(source, entry)
+        if found is None:
+            return parse_line(entry.message, entry.time_ns)
+        message, time_ns, level, fields = found
+        return Parsed(message, time_ns, level, fields)
 
     def _commit(self, msgs: list[Message]) -> None:
         last: dict[tuple[str, int], int] = {}

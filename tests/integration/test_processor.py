@@ -145,3 +145,56 @@ def test_the_data_stream_gets_its_retention_and_ilm_without_ilm_fails_at_start_u
     assert body["index_templates"][0]["index_template"]["template"]["lifecycle"]["data_retention"] == "7d"
     with pytest.raises(ConfigError, match="has no ILM"):
         Worker(make_settings(elasticsearch={"ilm_policy": "logs-30d"}))
+
+
+def test_collector_batches_become_ecs_documents_and_a_second_delivery_changes_nothing(make_settings) -> None:
+    from logjet.wire import Batch, Entry, Source
+    from shippers.kafka import KafkaShipper
+
+    settings = make_settings(processor={"parsers": [
+        {"name": "checkout-timing", "when": {"container_name": "checkout-*"},
+         "regex": r"^checkout (?P<event__action>\w+) took=(?P<event__duration>\d+)ns$"}]})
+    source = Source("container:node-7:1:2:ab", "container", "node-7", "node-7",
+                    "/var/lib/docker/containers/ab/ab-json.log",
+                    {"container.id": "ab" * 32, "container.name": "checkout-1", "container.image.name": "shop/co:2",
+                     "kubernetes.namespace": "shop", "kubernetes.pod.name": "checkout-7d9", "team": "payments"})
+    entries = [
+        Entry(0, 1_795_600_000_000_000_000, '{"level":"warn","msg":"cart slow","service":"checkout"}', (),
+              {"log.iostream": "stderr"}),
+        Entry(60, 1_795_600_000_000_000_001, "checkout paid took=1200ns", (), {"log.iostream": "stdout"}),
+        Entry(90, 1_795_600_000_000_000_002, "2026-11-25 10:00:00,123 ERROR [main] shop.Pay: declined", (),
+              {"log.iostream": "stdout"}),
+    ]
+    shipper = KafkaShipper(settings.kafka)
+    for _ in range(2):  # the same batch delivered twice (a collector re-sending after a crash)
+        shipper.send(Batch(source, entries), lambda b: None)
+    assert shipper.flush(30)
+    worker = _run_worker(settings, lambda: second_done_n(settings, 2))
+    assert worker.stats.indexed == 3 and worker.stats.duplicates == 3
+    wait_for(lambda: es_count(settings) == 3, 30, "the 3 documents to be searchable")
+    docs = sorted(_messages(settings), key=lambda d: d["log"]["offset"])
+    first, second, third = docs
+    for d in docs:
+        assert d["container"] == {"id": "ab" * 32, "name": "checkout-1", "image": {"name": "shop/co:2"}}
+        assert d["kubernetes"] == {"namespace": "shop", "pod": {"name": "checkout-7d9"}}
+        assert d["host"]["name"] == "node-7" and d["labels"] == {"team": "payments"}
+        assert d["log"]["file"]["path"] == "/var/lib/docker/containers/ab/ab-json.log"
+        assert d["data_stream"] == {"type": "logs", "dataset": settings.elasticsearch.dataset, "namespace": "default"}
+        assert d["event"]["ingested"] and len(d["event"]["id"]) == 20
+    assert (first["message"], first["log"]["level"], first["service"]["name"], first["log"]["iostream"]) == (
+        "cart slow", "warn", "checkout", "stderr")
+    assert second["event"]["action"] == "paid" and second["event"]["duration"] == "1200"
+    assert (third["message"], third["log"]["level"], third["@timestamp"]) == (
+        "declined", "error", "2026-11-25T10:00:00.123000000Z")
+
+
+def second_done_n(settings, n: int) -> bool:  # noqa: ANN001
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.processor.group_id})
+    try:
+        from confluent_kafka import TopicPartition
+
+        md = consumer.list_topics(settings.kafka.topic, timeout=5)
+        parts = [TopicPartition(settings.kafka.topic, p) for p in md.topics[settings.kafka.topic].partitions]
+        return sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=5)) >= n
+    finally:
+        consumer.close()
