@@ -19,13 +19,14 @@ import orjson
 
 from benchmarks.collector import run_files
 from benchmarks.corpus import LOGHUB_DIR, write_file_corpus
+from benchmarks.processor import preload, run_process
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Keys of latest.json: every benchmark of the plan, measured or null with the reason in notes.
 KEYS = ("b1_entries_per_s_core", "b1_ratio_to_floor", "b2_entries_per_s_1_worker", "b2_entries_per_s_2_workers",
         "b3_entries_per_s", "b3_ratio_to_es_ceiling", "b4_files_lines_per_s_core", "b4_ratio_to_rsyslog",
         "b5_ratio_to_rsyslog")
-NOT_BUILT = "not built yet: the benchmarks issue (harness beyond B4 files)"
+NOT_BUILT = "not built yet: the benchmarks issue (harness beyond B2 and B4 files)"
 
 
 def _machine() -> dict[str, object]:
@@ -45,15 +46,30 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def _repeat(label: str, runs: int, fn, show) -> list:  # noqa: ANN001
+    warm = fn()
+    print(f"  {label} warm-up: {show(warm)} (discarded)", file=sys.stderr)
+    out = []
+    for i in range(runs):
+        r = fn()
+        out.append(r)
+        print(f"  {label} run {i + 1}: {show(r)}", file=sys.stderr)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--lines", type=int, default=1_000_000, help="corpus size for B4 files")
+    parser.add_argument("--lines", type=int, default=1_000_000, help="corpus size for B4 files and B2")
+    parser.add_argument("--es-entries", type=int, default=200_000, help="entries per run into Elasticsearch")
     parser.add_argument("--runs", type=int, default=5, help="measured runs per benchmark (after one warm-up)")
+    parser.add_argument("--only", choices=("b2", "b4"), help="run one benchmark only")
     parser.add_argument("--corpus-dir", type=Path, default=Path(".logjet/bench"), help="where corpora are kept")
     args = parser.parse_args()
 
     bootstrap = os.environ.get("LOGJET_KAFKA_BOOTSTRAP")
+    es_url = os.environ.get("LOGJET_ELASTICSEARCH_URL", "http://127.0.0.1:9200")
     stack = None
+    was_running = True
     if not bootstrap:
         from logjet.config import load_settings
         from logjet.stack import Stack
@@ -61,57 +77,70 @@ def main() -> int:
         stack = Stack(load_settings().stack)
         was_running = stack.kafka.process.pid() is not None and stack.elasticsearch.process.pid() is not None
         stack.up(log=lambda m: print(m, file=sys.stderr))
-        bootstrap = stack.kafka_bootstrap
+        bootstrap, es_url = stack.kafka_bootstrap, stack.elasticsearch_url
+    table: list[tuple[str, dict[str, float], str]] = []
+    latest: dict[str, object] = {k: None for k in KEYS}
+    notes = {k: NOT_BUILT for k in KEYS}
+    details: dict[str, object] = {}
     try:
-        args.corpus_dir.mkdir(parents=True, exist_ok=True)
-        corpus = args.corpus_dir / "files.log"
-        size = write_file_corpus(corpus, args.lines)
-        print(f"B4 files: corpus {args.lines:,} lines, {size / 1e6:.1f} MB (Loghub samples from {LOGHUB_DIR})",
-              file=sys.stderr)
-        warm = run_files(corpus, args.lines, bootstrap)
-        print(f"  warm-up: {warm.lines_per_s_core:,.0f} lines/s/core (discarded)", file=sys.stderr)
-        runs = []
-        for i in range(args.runs):
-            r = run_files(corpus, args.lines, bootstrap)
-            runs.append(r)
-            print(f"  run {i + 1}: {r.lines_per_s_core:,.0f} lines/s/core, {r.lines_per_s:,.0f} lines/s wall, "
-                  f"{r.cpu_s:.2f} CPU-s in {r.wall_s:.2f}s", file=sys.stderr)
+        if args.only in (None, "b4"):
+            args.corpus_dir.mkdir(parents=True, exist_ok=True)
+            corpus = args.corpus_dir / "files.log"
+            size = write_file_corpus(corpus, args.lines)
+            print(f"B4 files: corpus {args.lines:,} lines, {size / 1e6:.1f} MB (Loghub samples from {LOGHUB_DIR})",
+                  file=sys.stderr)
+            runs = _repeat("B4 files", args.runs, lambda: run_files(corpus, args.lines, bootstrap),
+                           lambda r: f"{r.lines_per_s_core:,.0f} lines/s/core, {r.lines_per_s:,.0f} lines/s wall")
+            core = _summary([r.lines_per_s_core for r in runs])
+            wall = _summary([r.lines_per_s for r in runs])
+            mbps = _summary([r.bytes / r.wall_s / 1e6 for r in runs])
+            table += [("B4 files -> Kafka, lines/s per core", core, ">= rsyslog (peer not run yet)"),
+                      ("B4 files -> Kafka, lines/s (wall, 1 collector)", wall, ""),
+                      ("B4 files -> Kafka, MB/s (wall)", mbps, "")]
+            latest["b4_files_lines_per_s_core"] = round(core["median"])
+            notes.pop("b4_files_lines_per_s_core")
+            notes["b4_ratio_to_rsyslog"] = "rsyslog peer not run yet: the benchmarks issue"
+            details["b4_files"] = {"lines": args.lines, "bytes": size, "runs": len(runs), "lines_per_s_core": core,
+                                   "lines_per_s_wall": wall, "mb_per_s_wall": mbps,
+                                   "settings": "collector defaults (batch 2000 entries / 512 KiB, zstd, acks=all, "
+                                               "idempotence), Kafka 4.1.1 local single broker"}
+        if args.only in (None, "b2"):
+            topic = preload(bootstrap, args.lines)
+            print(f"B2: topic {topic} preloaded with {args.lines:,} entries", file=sys.stderr)
+            for sink, n, key in (("discard", args.lines, "b2_entries_per_s_{}"),
+                                 ("elasticsearch", args.es_entries, None)):
+                for workers in (1, 2):
+                    runs = _repeat(f"B2 {sink} {workers}w", args.runs,
+                                   lambda sink=sink, n=n, workers=workers: run_process(
+                                       bootstrap, es_url, topic, n, workers, sink),
+                                   lambda r: f"{r.per_s:,.0f} entries/s, {r.cpu_s_per_million:.1f} CPU-s/M")
+                    rate = _summary([r.per_s for r in runs])
+                    cpu = _summary([r.cpu_s_per_million for r in runs])
+                    name = f"B2 processor, {workers} worker{'s' if workers > 1 else ''}, {sink} sink"
+                    goal = ">= 700,000 (2 workers)" if sink == "discard" and workers == 2 else ""
+                    table += [(f"{name}: entries/s", rate, goal), (f"{name}: CPU-s per million", cpu, "")]
+                    details[f"b2_{sink}_{workers}w"] = {"entries": n, "runs": len(runs), "entries_per_s": rate,
+                                                        "cpu_s_per_million": cpu}
+                    if key:
+                        k = key.format("1_worker" if workers == 1 else "2_workers")
+                        latest[k] = round(rate["median"])
+                        notes.pop(k, None)
     finally:
         if stack is not None and not was_running:
             stack.down(log=lambda m: print(m, file=sys.stderr))
 
-    b4_core = _summary([r.lines_per_s_core for r in runs])
-    b4_wall = _summary([r.lines_per_s for r in runs])
-    b4_mbps = _summary([r.bytes / r.wall_s / 1e6 for r in runs])
     now = dt.datetime.now(dt.UTC)
-    table = [
-        ("B4 files -> Kafka, lines/s per core", b4_core),
-        ("B4 files -> Kafka, lines/s (wall, 1 collector)", b4_wall),
-        ("B4 files -> Kafka, MB/s (wall)", b4_mbps),
-    ]
-    print(f"\n{'benchmark':<48} {'median':>12} {'min':>12} {'max':>12}")
-    for name, s in table:
-        print(f"{name:<48} {s['median']:>12,.0f} {s['min']:>12,.0f} {s['max']:>12,.0f}")
-    notes = {k: NOT_BUILT for k in KEYS if not k.startswith("b4_files")}
-    notes["b4_ratio_to_rsyslog"] = "rsyslog peer not run yet: the benchmarks issue"
-    latest: dict[str, object] = {k: None for k in KEYS}
-    latest.update({
-        "b4_files_lines_per_s_core": round(b4_core["median"]),
-        "machine": _machine(),
-        "date": now.isoformat(timespec="seconds"),
-        "notes": notes,
-        "details": {
-            "b4_files": {"lines": args.lines, "bytes": runs[0].bytes, "runs": len(runs),
-                         "lines_per_s_core": b4_core, "lines_per_s_wall": b4_wall, "mb_per_s_wall": b4_mbps,
-                         "settings": "collector defaults (batch 2000 entries / 512 KiB, zstd, acks=all, "
-                                     "idempotence), Kafka 4.1.1 local single broker"},
-        },
-    })
+    print(f"\n{'benchmark':<58} {'median':>10} {'min':>10} {'max':>10}  goal")
+    for name, summ, goal in table:
+        print(f"{name:<58} {summ['median']:>10,.1f} {summ['min']:>10,.1f} {summ['max']:>10,.1f}  {goal}")
+    latest.update({"machine": _machine(), "date": now.isoformat(timespec="seconds"), "notes": notes,
+                   "details": details})
     RESULTS.mkdir(exist_ok=True)
     body = orjson.dumps(latest, option=orjson.OPT_INDENT_2)
     (RESULTS / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json").write_bytes(body)
-    (RESULTS / "latest.json").write_bytes(body)
-    print(f"\nwritten: {RESULTS / 'latest.json'}")
+    if args.only is None:
+        (RESULTS / "latest.json").write_bytes(body)
+    print(f"\nwritten: {RESULTS / (now.strftime('%Y%m%dT%H%M%SZ') + '.json')}")
     return 0
 
 

@@ -2,8 +2,8 @@
 
 Sources, highest priority first: ``LOGJET_*`` environment variables, then the YAML file given with ``--config``
 (or ``LOGJET_CONFIG``), then the defaults below. The first ``_`` after the component name separates component
-and field: ``LOGJET_KAFKA_BOOTSTRAP`` sets ``kafka.bootstrap``, ``LOGJET_PROCESSOR_BATCH_MAX_ENTRIES`` sets
-``processor.batch_max_entries``. Dict-valued settings take JSON in the environment.
+and field: ``LOGJET_KAFKA_BOOTSTRAP`` sets ``kafka.bootstrap``, ``LOGJET_PROCESSOR_BATCH_MAX_RECORDS`` sets
+``processor.batch_max_records``. Dict-valued settings take JSON in the environment.
 
 Validation does no I/O: a bad key or value raises ``ConfigError`` naming it, before anything connects.
 librdkafka options (``kafka.options``) and Elasticsearch client options (``elasticsearch.options``) pass through
@@ -274,12 +274,17 @@ class ProcessorSettings(_Component):
     )
     metrics_host: str = Field("127.0.0.1", description="Address of the supervisor's /metrics and /healthz.")
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Port of /metrics and /healthz; null: off.")
-    batch_max_entries: int = Field(5000, ge=1, description="Kafka records consumed per batch at most.")
+    batch_max_records: int = Field(5000, ge=1, description="Kafka records consumed per batch at most.")
+    batch_max_bytes: int = Field(
+        16 << 20, ge=65536, description="Bytes of Kafka record values per batch at most (a collector record holds up "
+        "to thousands of entries)."
+    )
     batch_max_wait_s: float = Field(0.5, gt=0, description="How long a batch waits to fill.")
     sink: Literal["elasticsearch", "discard"] = Field(
         "elasticsearch", description="'discard' parses and encodes everything but sends nothing (benchmarks)."
     )
     retry_max_s: float = Field(30.0, gt=0, description="Cap of the back-off between retries of a bulk request.")
+    bulk_max_docs: int = Field(20_000, ge=1, description="Documents in one bulk request at most.")
     bulk_concurrency: int = Field(
         2, ge=1, le=32, description="Bulk requests in flight at once per worker (a batch is split by bulk_max_bytes)."
     )

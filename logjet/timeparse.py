@@ -31,9 +31,17 @@ def to_ns(year: int, month: int, day: int, hour: int, minute: int, second: int, 
     return ns
 
 
+_last: tuple[int, str] = (-1, "")
+
+
 def format_ns(ns: int) -> str:
+    global _last
     secs, nanos = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
+    last_secs, prefix = _last
+    if secs != last_secs:  # entries of a batch mostly share their second: format it once
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+        _last = (secs, prefix)
+    return f"{prefix}.{nanos:09d}Z"
 
 
 _RFC3339 = re.compile(

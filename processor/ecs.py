@@ -14,7 +14,7 @@ from logjet.timeparse import format_ns
 from logjet.wire import Entry, Source, entry_id
 from processor.parsers import SYSLOG_LEVEL, Parsed
 
-__all__ = ["to_document"]
+__all__ = ["source_fields", "to_document"]
 
 # What a source, an entry or a parser may not set: the pipeline's own bookkeeping. Roots are closed as a whole;
 # of ``event`` only the identity and the pipeline's times are (event.action, event.dataset... are the line's).
@@ -22,61 +22,102 @@ _RESERVED = frozenset(("@timestamp", "message", "data_stream", "logjet", "_id"))
 _RESERVED_PATHS = frozenset(("event.id", "event.ingested", "event.created", "event.original"))
 
 
-def _merge(doc: dict[str, Any], fields: Mapping[str, Any]) -> None:
-    """Nest dotted ECS paths into ``doc``; undotted keys, reserved roots and clashes go under ``labels``."""
+def _own(doc: dict[str, Any], root: str, shared: set[str] | None) -> None:
+    """Copy a subtree shared with other documents (from the source's fields) before writing into it."""
+    if shared and root in shared:
+        doc[root] = _copy(doc[root])
+        shared.discard(root)
+
+
+def _copy(node: Any) -> Any:
+    return {k: _copy(v) for k, v in node.items()} if isinstance(node, dict) else node
+
+
+def _label(doc: dict[str, Any], key: str, value: Any, shared: set[str] | None) -> None:
+    _own(doc, "labels", shared)
+    doc.setdefault("labels", {})[key.replace(".", "_")] = value
+
+
+def _merge(doc: dict[str, Any], fields: Mapping[str, Any], shared: set[str] | None = None) -> None:
+    """Nest dotted ECS paths into ``doc``; undotted keys, reserved roots and clashes go under ``labels``.
+
+    Roots named in ``shared`` are subtrees shared with other documents of the same source: copied before the first
+    write.
+    """
     for key, value in fields.items():
         parts = key.split(".")
         if len(parts) == 1 or parts[0] in _RESERVED or key in _RESERVED_PATHS or not all(parts):
-            doc.setdefault("labels", {})[key.replace(".", "_")] = value
+            _label(doc, key, value, shared)
             continue
+        _own(doc, parts[0], shared)
         node = doc
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                doc.setdefault("labels", {})[key.replace(".", "_")] = value
+                _label(doc, key, value, shared)
                 break
             node = child
         else:
             if isinstance(node.get(parts[-1]), dict):
-                doc.setdefault("labels", {})[key.replace(".", "_")] = value
+                _label(doc, key, value, shared)
             else:
                 node[parts[-1]] = value
 
 
+def source_fields(source: Source) -> dict[str, Any]:
+    """What every document of ``source`` carries (host, agent, container, pod, labels, file path), nested once per
+    source instead of once per entry."""
+    base: dict[str, Any] = {}
+    if source.host:
+        base["host"] = {"name": source.host}
+    if source.collector:
+        base["agent"] = {"id": source.collector, "type": "logjet"}
+    if source.path:
+        base["log"] = {"file": {"path": source.path}}
+    if source.tags:
+        _merge(base, source.tags)
+    return base
+
+
 def to_document(source: Source, entry: Entry, parsed: Parsed, dataset: str, namespace: str,
-                ingested: str, keep_original: bool = False) -> tuple[str, dict[str, Any]]:
+                ingested: str, keep_original: bool = False,
+                base: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The document id and the ECS document of one entry; ``base`` is ``source_fields(source)``, computed once
+    per source by the caller (it is never modified here)."""
+    if base is None:
+        base = source_fields(source)
     doc_id = entry_id(source.id, entry.seq)
-    log: dict[str, Any] = {"offset": entry.seq}
     level = parsed.level
     if level is None and entry.attrs:  # a syslog message's severity, when its text names no level
         severity = entry.attrs.get("log.syslog.severity.name")
         level = SYSLOG_LEVEL.get(severity) if isinstance(severity, str) else None
+    log: dict[str, Any] = {"offset": entry.seq}
     if level:
         log["level"] = level
-    if source.path:
-        log["file"] = {"path": source.path}
+    event: dict[str, Any] = {"id": doc_id, "ingested": ingested, "created": format_ns(entry.time_ns)}
     doc: dict[str, Any] = {
-        "@timestamp": format_ns(parsed.time_ns if parsed.time_ns is not None else entry.time_ns),
+        "@timestamp": format_ns(parsed.time_ns) if parsed.time_ns is not None else event["created"],
         "message": parsed.message,
-        "event": {"id": doc_id, "ingested": ingested, "created": format_ns(entry.time_ns)},
+        "event": event,
         "log": log,
         "data_stream": {"type": "logs", "dataset": dataset, "namespace": namespace},
         "logjet": {"source": {"id": source.id, "kind": source.kind}, "seq": entry.seq},
     }
-    if source.host:
-        doc["host"] = {"name": source.host}
-    if source.collector:
-        doc["agent"] = {"id": source.collector, "type": "logjet"}
-    if source.tags:
-        _merge(doc, source.tags)
+    shared: set[str] = set()
+    for key, value in base.items():
+        if key in doc:  # log, event: this entry's own dicts take the source's keys
+            doc[key].update(_copy(value))
+        else:
+            doc[key] = value
+            shared.add(key)
     if entry.attrs:
-        _merge(doc, entry.attrs)
+        _merge(doc, entry.attrs, shared)
     if entry.flags:
         doc["logjet"]["flags"] = list(entry.flags)
     if parsed.fields:
-        _merge(doc, parsed.fields)
+        _merge(doc, parsed.fields, shared)
     if parsed.json:
         doc["json"] = parsed.json
     if keep_original:
-        doc["event"]["original"] = entry.message
+        event["original"] = entry.message
     return doc_id, doc

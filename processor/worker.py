@@ -22,7 +22,7 @@ from logjet.errors import FatalError, WireFormatError
 from logjet.timeparse import format_ns
 from logjet.wire import Entry, Source, decode_record
 from processor import metrics
-from processor.ecs import to_document
+from processor.ecs import source_fields, to_document
 from processor.parsers import Parsed, parse_line
 from processor.parsers.user import UserParseError, UserParsers
 from shippers.elasticsearch import ElasticsearchShipper, EncodedDoc, encode_bulk, install_template, make_client
@@ -66,7 +66,8 @@ class Worker:
             install_template(client, self.es_settings)
             self.shipper = ElasticsearchShipper(client, self.es_settings, self.ps.retry_max_s,
                                                 self.ps.bulk_max_bytes, on_retry=metrics.RETRIED.inc,
-                                                concurrency=self.ps.bulk_concurrency)
+                                                concurrency=self.ps.bulk_concurrency,
+                                                bulk_max_docs=self.ps.bulk_max_docs)
         self.stats = ProcessorStats()
         self._lag_at = 0.0
         # Set by run(); a SIGTERM during an Elasticsearch outage then ends the retries after the shutdown deadline.
@@ -113,6 +114,7 @@ class Worker:
                 self._dead_letter(msg, "wire_format", f"wire format: {exc}", msg.value(), {})
                 continue
             source = batch.source
+            base = source_fields(source)
             for entry in batch.entries:
                 if self.user_parsers:
                     try:
@@ -123,7 +125,7 @@ class Worker:
                         continue
                 else:
                     parsed = parse_line(entry.message, entry.time_ns)
-                doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original)
+                doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original, base)
                 try:
                     body = dumps(doc)
                 except orjson.JSONEncodeError as exc:  # e.g. a JSON line nested deeper than JSON encoders go
@@ -198,6 +200,24 @@ class Worker:
         except KafkaException as exc:  # a metric is not worth stopping for; the next round tries again
             log.debug("consumer lag not measured: %s", exc)
 
+    def _consume_batch(self) -> list[Message]:
+        """Records until the batch holds batch_max_records or batch_max_bytes, or batch_max_wait_s went by."""
+        ps = self.ps
+        msgs: list[Message] = []
+        size = 0
+        deadline = time.monotonic() + ps.batch_max_wait_s
+        while len(msgs) < ps.batch_max_records and size < ps.batch_max_bytes:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and msgs:
+                break
+            got = self.consumer.consume(num_messages=min(50, ps.batch_max_records - len(msgs)),
+                                        timeout=max(remaining, 0))
+            if not got:
+                break
+            msgs += got
+            size += sum(len(m.value() or b"") for m in got)
+        return msgs
+
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
         topic = self.settings.kafka.topic
@@ -205,7 +225,7 @@ class Worker:
         log.info("processing topic %s into %s (sink: %s)", topic, self.es_settings.data_stream, self.ps.sink)
         try:
             while not stop.is_set():
-                msgs = self.consumer.consume(num_messages=self.ps.batch_max_entries, timeout=self.ps.batch_max_wait_s)
+                msgs = self._consume_batch()
                 good = []
                 for msg in msgs:
                     err = msg.error()

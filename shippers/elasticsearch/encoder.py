@@ -21,13 +21,15 @@ def encode_bulk(docs: Iterable[EncodedDoc]) -> bytes:
     return b"".join(parts)
 
 
-def chunks_by_size(positions: Sequence[int], docs: Sequence[EncodedDoc], max_bytes: int) -> Iterator[list[int]]:
-    """Split ``positions`` into runs whose bulk bodies stay under ``max_bytes`` (a lone larger document alone)."""
+def chunks_by_size(positions: Sequence[int], docs: Sequence[EncodedDoc], max_bytes: int,
+                   max_docs: int = 1 << 30) -> Iterator[list[int]]:
+    """Split ``positions`` into runs whose bulk bodies stay under ``max_bytes`` and ``max_docs`` (a lone larger
+    document alone)."""
     chunk: list[int] = []
     size = 0
     for pos in positions:
         n = len(docs[pos][0]) + len(docs[pos][1]) + _ACTION_OVERHEAD
-        if chunk and size + n > max_bytes:
+        if chunk and (size + n > max_bytes or len(chunk) >= max_docs):
             yield chunk
             chunk, size = [], 0
         chunk.append(pos)

@@ -39,8 +39,9 @@ class BulkResult:
 class ElasticsearchShipper:
     def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, retry_max_s: float = 30.0,
                  bulk_max_bytes: int = 10 << 20, on_retry: Callable[[int], None] | None = None,
-                 concurrency: int = 1) -> None:
+                 concurrency: int = 1, bulk_max_docs: int = 20_000) -> None:
         self.client = client
+        self.bulk_max_docs = bulk_max_docs
         self.concurrency = concurrency  # bulk requests in flight at once
         self._pool: ThreadPoolExecutor | None = None
         self.on_retry = on_retry  # told how many documents are re-sent, as it happens (metrics)
@@ -61,7 +62,7 @@ class ElasticsearchShipper:
             # Spread a large batch over the requests in flight; below ~1 MB one request is cheaper than several.
             total = sum(len(i) + len(b) for i, b in docs)
             limit = max(1 << 20, min(limit, -(-total // self.concurrency)))
-        chunks = list(chunks_by_size(range(len(docs)), docs, limit))
+        chunks = list(chunks_by_size(range(len(docs)), docs, limit, self.bulk_max_docs))
         results = [BulkResult() for _ in chunks]
         if len(chunks) == 1 or self.concurrency == 1:
             for chunk, result in zip(chunks, results, strict=True):

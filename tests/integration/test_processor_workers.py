@@ -64,7 +64,7 @@ def _stop(proc: subprocess.Popen, settings) -> float:  # noqa: ANN001
 
 
 def test_killed_workers_are_replaced_and_nothing_is_lost_or_doubled(make_settings, tmp_path: Path) -> None:
-    settings = make_settings(processor={"batch_max_entries": 500})
+    settings = make_settings(processor={"batch_max_records": 500})
     n = 60_000
     _produce(settings, n)
     port = free_port()
@@ -86,7 +86,7 @@ def test_killed_workers_are_replaced_and_nothing_is_lost_or_doubled(make_setting
 
 
 def test_sigterm_under_load_then_restart_gives_exactly_n(make_settings, tmp_path: Path) -> None:
-    settings = make_settings(processor={"batch_max_entries": 500, "shutdown_deadline_s": 10})
+    settings = make_settings(processor={"batch_max_records": 500, "shutdown_deadline_s": 10})
     n = 40_000
     _produce(settings, n)
     proc = _start(settings, tmp_path, free_port())
@@ -102,7 +102,7 @@ def test_sigterm_under_load_then_restart_gives_exactly_n(make_settings, tmp_path
 
 
 def test_elasticsearch_refusing_writes_for_a_minute_loses_nothing(make_settings, tmp_path: Path) -> None:
-    settings = make_settings(processor={"batch_max_entries": 500, "retry_max_s": 5})
+    settings = make_settings(processor={"batch_max_records": 500, "retry_max_s": 5})
     es = settings.elasticsearch
     _produce(settings, 1000)
     port = free_port()
@@ -126,7 +126,7 @@ def test_elasticsearch_refusing_writes_for_a_minute_loses_nothing(make_settings,
 def test_elasticsearch_stopped_for_a_minute_loses_nothing(make_settings, endpoints, tmp_path: Path) -> None:
     if endpoints.stack is None:
         pytest.skip("needs the session's own local stack (LOGJET_*_URL point elsewhere)")
-    settings = make_settings(processor={"batch_max_entries": 500, "retry_max_s": 5})
+    settings = make_settings(processor={"batch_max_records": 500, "retry_max_s": 5})
     _produce(settings, 1000)
     proc = _start(settings, tmp_path, free_port())
     try:

@@ -6,12 +6,14 @@ from hypothesis import strategies as st
 from shippers.elasticsearch.encoder import chunks_by_size, encode_bulk
 
 
-@given(st.lists(st.integers(0, 5000), max_size=60), st.integers(200, 20000))
-def test_chunks_cover_every_document_once_in_order_and_respect_the_limit(sizes: list[int], limit: int) -> None:
+@given(st.lists(st.integers(0, 5000), max_size=60), st.integers(200, 20000), st.integers(1, 70))
+def test_chunks_cover_every_document_once_in_order_and_respect_the_limits(sizes: list[int], limit: int,
+                                                                          max_docs: int) -> None:
     docs = [(f"id{i}", b"x" * n) for i, n in enumerate(sizes)]
-    chunks = list(chunks_by_size(range(len(docs)), docs, limit))
+    chunks = list(chunks_by_size(range(len(docs)), docs, limit, max_docs))
     assert [p for c in chunks for p in c] == list(range(len(docs)))
     for chunk in chunks:
+        assert len(chunk) <= max_docs
         body = encode_bulk(docs[p] for p in chunk)
         assert len(body) <= limit or len(chunk) == 1  # only a lone document may exceed it
 

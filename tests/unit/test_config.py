@@ -23,11 +23,11 @@ def test_environment_overrides_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     cfg = tmp_path / "c.yaml"
     cfg.write_text("kafka:\n  bootstrap: from-yaml:9092\n  topic: yaml-topic\n")
     monkeypatch.setenv("LOGJET_KAFKA_BOOTSTRAP", "from-env:9092")
-    monkeypatch.setenv("LOGJET_PROCESSOR_BATCH_MAX_ENTRIES", "17")
+    monkeypatch.setenv("LOGJET_PROCESSOR_BATCH_MAX_RECORDS", "17")
     s = load_settings(cfg)
     assert s.kafka.bootstrap == "from-env:9092"
     assert s.kafka.topic == "yaml-topic"
-    assert s.processor.batch_max_entries == 17
+    assert s.processor.batch_max_records == 17
 
 
 def test_librdkafka_and_client_options_pass_through(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_librdkafka_and_client_options_pass_through(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "named"),
     [("kafka:\n  bootstrapp: x\n", "kafka.bootstrapp"),
-     ("processor:\n  batch_max_entries: 0\n", "processor.batch_max_entries"),
+     ("processor:\n  batch_max_records: 0\n", "processor.batch_max_records"),
      ("api:\n  port: http\n", "api.port"),
      ("elasticsearch:\n  dataset: My-Logs\n", "elasticsearch.dataset"),
      ("colector: {}\n", "colector")],

@@ -1,0 +1,146 @@
+"""B2: the real `logjet process --workers K` consuming a preloaded topic, with the discard sink (everything but the
+bulk request: decode, parse, ECS mapping, JSON encoding, bulk body) and with Elasticsearch.
+
+The topic is loaded once with the corpus as collector batches (wire format v1, 1,000 entries a record, one source
+per 1,000 lines). Each run uses a new consumer group, so it reads the same records. The rate is taken from the
+workers' own metrics between the first entry and the last (process start-up and the group join are left out);
+CPU-seconds are those of the worker processes over the same span.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+from benchmarks.corpus import file_lines
+from logjet.config import KafkaSettings
+from logjet.wire import Batch, Entry, Source
+from shippers.kafka import KafkaShipper
+
+__all__ = ["ProcessRun", "preload", "run_process"]
+
+RECORD_ENTRIES = 1000
+
+
+@dataclass
+class ProcessRun:
+    entries: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def per_s(self) -> float:
+        return self.entries / self.wall_s
+
+    @property
+    def cpu_s_per_million(self) -> float:
+        return self.cpu_s / self.entries * 1e6
+
+
+def preload(bootstrap: str, entries: int) -> str:
+    """Write ``entries`` corpus lines to a new topic as collector batches; return the topic."""
+    topic = f"bench-b2-{uuid.uuid4().hex[:8]}"
+    shipper = KafkaShipper(KafkaSettings(bootstrap=bootstrap, topic=topic))
+    now = time.time_ns()
+    batch: list[Entry] = []
+    offset = 0
+    n_source = 0
+    for line in file_lines(entries):
+        batch.append(Entry(offset, now, line))
+        offset += len(line) + 1
+        if len(batch) == RECORD_ENTRIES:
+            n_source += 1
+            source = Source(f"file:bench:{n_source}", "file", "bench-host", "bench", f"/var/log/bench/{n_source}.log")
+            shipper.send(Batch(source, batch), lambda b: None)
+            batch, offset = [], 0
+    if batch:
+        shipper.send(Batch(Source(f"file:bench:{n_source + 1}", "file", "bench-host", "bench"), batch), lambda b: None)
+    if not shipper.flush(300):
+        raise RuntimeError("preloading the benchmark topic did not finish")
+    return topic
+
+
+def _metric(port: int, name: str) -> float:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return -1.0
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: int, sink: str,
+                timeout_s: float = 900) -> ProcessRun:
+    port = _port()
+    tag = uuid.uuid4().hex[:8]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
+    env.update({
+        "LOGJET_KAFKA_BOOTSTRAP": bootstrap, "LOGJET_KAFKA_TOPIC": topic,
+        "LOGJET_KAFKA_DEAD_LETTER_TOPIC": f"{topic}-dlq",
+        "LOGJET_ELASTICSEARCH_URL": es_url, "LOGJET_ELASTICSEARCH_DATASET": f"bench{tag}",
+        "LOGJET_PROCESSOR_GROUP_ID": f"bench-{tag}", "LOGJET_PROCESSOR_SINK": sink,
+        "LOGJET_PROCESSOR_METRICS_PORT": str(port), "LOGJET_LOG_LEVEL": "WARNING",
+    })
+    counter = "logjet_processor_entries_in_total" if sink == "discard" else "logjet_processor_documents_indexed_total"
+    err = Path(tempfile.mkstemp(prefix="logjet-b2-", suffix=".err")[1])
+    proc = subprocess.Popen([sys.executable, "-m", "logjet", "process", "--workers", str(workers)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=err.open("wb"))
+    try:
+        deadline = time.monotonic() + timeout_s
+        start_count, t0, cpu0 = None, 0.0, 0.0
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"processor run failed: {err.read_text()[-2000:]}")
+            count = _metric(port, counter)
+            if start_count is None and count > 0:
+                pids = _workers(proc.pid)
+                start_count, t0, cpu0 = count, time.monotonic(), _cpu(pids)
+            if start_count is not None and count >= entries:
+                wall, cpu = time.monotonic() - t0, _cpu(pids) - cpu0
+                return ProcessRun(int(count - start_count), wall, cpu)
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        err.unlink(missing_ok=True)
+        if sink != "discard":  # the backing indices: this cluster has no data stream API to delete through
+            httpx.delete(f"{es_url}/.ds-logs-bench{tag}-*", params={"expand_wildcards": "all"})
+
+
+def _workers(pid: int) -> list[int]:
+    return [c.pid for c in psutil.Process(pid).children()
+            if "resource_tracker" not in " ".join(c.cmdline())]
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
