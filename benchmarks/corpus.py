@@ -1,7 +1,7 @@
 """A deterministic corpus of realistic log lines: the same seed and size give the same bytes on every machine.
 
 Kinds: JSON application logs, access logs, Java-style application lines, syslog-file lines, and the Loghub
-samples (real production logs from ../shared/data/loghub, read in place, never copied: see its LICENSE).
+samples (real production logs in tests/data/loghub; see the LICENSE kept with them).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 __all__ = ["LOGHUB_DIR", "file_lines", "loghub_lines", "write_file_corpus"]
 
-LOGHUB_DIR = Path(os.environ.get("LOGJET_LOGHUB_DIR", Path(__file__).resolve().parent.parent.parent / "shared" /
-                                 "data" / "loghub"))
+LOGHUB_DIR = Path(os.environ.get("LOGJET_LOGHUB_DIR", Path(__file__).resolve().parent.parent / "tests" / "data" /
+                                 "loghub"))
 
 _SERVICES = ("checkout", "payments", "search", "inventory", "auth")
 _PATHS = ("/api/cart", "/api/pay", "/search?q=shoes&page=2", "/api/items/42", "/healthz", "/static/app.js")

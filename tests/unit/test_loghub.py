@@ -1,5 +1,5 @@
-"""The processor's parser against real production logs with ground truth: the Loghub samples in
-../shared/data/loghub (https://github.com/logpai/loghub; see the LICENSE there), read in place.
+"""The processor's parser against real production logs with ground truth: the Loghub samples copied into
+tests/data/loghub (https://github.com/logpai/loghub; its LICENSE notice is kept with the copy).
 
 For every system, the share of lines whose timestamp, level (where the system has one), host, program and pid
 (where the layout has them) and message all match the ``_structured.csv`` ground truth is reported and must be at
@@ -20,7 +20,7 @@ import pytest
 from logjet.timeparse import MONTHS, to_ns
 from processor.parsers import parse_line
 
-LOGHUB = Path(os.environ.get("LOGJET_LOGHUB_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub"))
+LOGHUB = Path(os.environ.get("LOGJET_LOGHUB_DIR", Path(__file__).resolve().parents[1] / "data" / "loghub"))
 # Lines without a year are read as if received on this day, so the test does not depend on the calendar.
 NOW = to_ns(2026, 11, 25, 12, 0, 0)
 FLOOR = 0.99
