@@ -1,20 +1,25 @@
-"""The FastAPI application: /healthz, /readyz and /v1/logs.
+"""The FastAPI application: /healthz, /readyz, /metrics and /v1/logs.
 
-Elasticsearch's own error texts never reach clients: a refused query becomes a 400 problem naming the parameter
-class, anything else a 502/503 problem without internals.
+Every endpoint but /healthz needs an API key (``Authorization: Bearer <token>``) unless the operator runs in open
+demo mode; the key's scope is added to every query. Elasticsearch's own error texts never reach clients: a refused
+query becomes a 400 problem naming the parameter class, anything else a 502/503 problem without internals.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the endpoint annotations, which use local values.
 
 import logging
+import time
 from typing import Annotated, Any, Literal
 
-from elasticsearch import ApiError, TransportError
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from elasticsearch import ApiError, NotFoundError, TransportError
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from api.auth import Caller, authenticate
 from api.health import check_elasticsearch, check_kafka
-from api.query import build_search, encode_cursor
+from api.query import build_search, decode_cursor, encode_cursor
 from logjet import __version__
 from logjet.config import LogjetSettings
 from shippers.elasticsearch import make_client
@@ -41,10 +46,44 @@ def create_app(settings: LogjetSettings) -> FastAPI:
                   description="Query the logs logjet indexed, and probe the pipeline's health.")
     es = make_client(settings.elasticsearch)
     api = settings.api
+    if api.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET"],
+                           allow_headers=["Authorization", "Last-Event-ID"])
+    registry = CollectorRegistry()
+    requests = Counter("logjet_api_requests", "Requests answered, by endpoint and status.", ["endpoint", "status"],
+                       registry=registry)
+    latency = Histogram("logjet_api_request_seconds", "Time to answer, by endpoint.", ["endpoint"], registry=registry,
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):  # noqa: ANN001, ANN202 - starlette's middleware signature
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", "unmatched")
+        requests.labels(endpoint, str(response.status_code)).inc()
+        latency.labels(endpoint).observe(time.perf_counter() - started)
+        return response
 
     @app.exception_handler(_ProblemError)
     async def _problem_handler(_: Request, exc: _ProblemError) -> JSONResponse:
-        return _problem(exc.status, exc.title, exc.detail)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        response = _problem(exc.status, exc.title, exc.detail)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    def caller(authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None) -> Caller:
+        found = authenticate(api, authorization)
+        if found is None:
+            raise _ProblemError(401, "unauthorized", "a valid API key is needed: Authorization: Bearer <key>")
+        return found
+
+    Authorized = Annotated[Caller, Depends(caller)]
+
+    @app.get("/metrics", summary="Prometheus metrics of the API", response_class=Response)
+    def metrics(_: Authorized) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", summary="The process is alive")
     def healthz() -> dict[str, str]:
@@ -52,34 +91,68 @@ def create_app(settings: LogjetSettings) -> FastAPI:
 
     @app.get("/readyz", summary="Kafka and Elasticsearch are reachable",
              responses={503: {"description": "a dependency is down; `checks` names it"}})
-    def readyz() -> JSONResponse:
+    def readyz(_: Authorized) -> JSONResponse:
         checks = {"kafka": check_kafka(settings.kafka), "elasticsearch": check_elasticsearch(es)}
         ready = all(c["ok"] for c in checks.values())
         body = {"status": "ready" if ready else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/v1/logs", summary="Search logs")
+    @app.get("/v1/logs", summary="Search logs",
+             responses={400: {"description": "a parameter or the cursor is invalid"},
+                        401: {"description": "no valid API key"},
+                        403: {"description": "a filter outside the key's scope"},
+                        410: {"description": "the cursor's point in time expired: search again"}})
     def logs(
-        time_from: Annotated[str, Query(alias="from", description="ISO 8601 or relative, e.g. now-15m")] = "now-15m",
-        time_to: Annotated[str, Query(alias="to", description="ISO 8601 or relative, e.g. now")] = "now",
-        q: Annotated[str | None, Query(max_length=1000, description="Free text (simple_query_string)")] = None,
-        level: Annotated[str | None, Query(max_length=64)] = None,
+        who: Authorized,
+        time_from: Annotated[str, Query(alias="from", max_length=64, description="ISO 8601 or relative",
+                                        examples=["now-15m", "2026-11-25T10:00:00Z"])] = "now-15m",
+        time_to: Annotated[str, Query(alias="to", max_length=64, description="ISO 8601 or relative",
+                                      examples=["now"])] = "now",
+        q: Annotated[str | None, Query(max_length=1000, description="Free text (simple_query_string) over message",
+                                       examples=["timeout AND checkout"])] = None,
+        level: Annotated[str | None, Query(max_length=64, examples=["error"])] = None,
         host: Annotated[str | None, Query(max_length=256)] = None,
         path: Annotated[str | None, Query(max_length=1024)] = None,
+        service: Annotated[str | None, Query(max_length=256)] = None,
+        container: Annotated[str | None, Query(max_length=256)] = None,
+        pod: Annotated[str | None, Query(max_length=256)] = None,
+        namespace: Annotated[str | None, Query(max_length=256)] = None,
+        stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
+        field: Annotated[list[str] | None, Query(max_length=1024,
+                                                description="name:value, names from api.filter_fields",
+                                                examples=[["http.response.status_code:500"]])] = None,
         size: Annotated[int, Query(ge=1, le=api.max_page_size)] = 100,
         sort: Literal["asc", "desc"] = "desc",
-        cursor: Annotated[str | None, Query(max_length=4096)] = None,
+        cursor: Annotated[str | None, Query(max_length=8192)] = None,
     ) -> dict[str, Any]:
+        if not who.may_ask_for(namespace, service):
+            raise _ProblemError(403, "forbidden", "the filter asks for logs outside this key's scope")
+        fields: dict[str, str] = {}
+        for item in field or []:
+            name, sep, value = item.partition(":")
+            if not sep or name not in api.filter_fields:
+                raise _ProblemError(400, "invalid filter", f"field filters are name:value with name in "
+                                                           f"{sorted(api.filter_fields)}")
+            fields[name] = value
         try:
-            body = build_search(time_from=time_from, time_to=time_to, q=q,
-                                filters={"level": level, "host": host, "path": path},
-                                size=size, order=sort, cursor=cursor)
+            pit_id, after = decode_cursor(cursor) if cursor else (None, None)
         except ValueError as exc:
             raise _ProblemError(400, "invalid cursor", str(exc)) from exc
+        body = build_search(time_from=time_from, time_to=time_to, q=q,
+                            filters={"level": level, "host": host, "path": path, "service": service,
+                                     "container": container, "pod": pod, "namespace": namespace, "stream": stream},
+                            fields=fields, size=size, order=sort, search_after=after, scope=who.scope_filter())
+        client = es.options(request_timeout=api.query_timeout_s)
         try:
-            resp = es.options(request_timeout=api.query_timeout_s).search(
-                index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True,
-                timeout=f"{int(api.query_timeout_s * 1000)}ms", **body)
+            if pit_id is None:
+                pit_id = client.open_point_in_time(index=settings.elasticsearch.index_pattern,
+                                                   keep_alive=api.pit_keep_alive, ignore_unavailable=True)["id"]
+            resp = client.search(pit={"id": pit_id, "keep_alive": api.pit_keep_alive},
+                                 timeout=f"{int(api.query_timeout_s * 1000)}ms", **body)
+        except NotFoundError as exc:
+            if cursor:
+                raise _ProblemError(410, "cursor expired", "the cursor's point in time expired: search again") from exc
+            return {"total": {"value": 0, "relation": "eq"}, "documents": [], "next_cursor": None}
         except ApiError as exc:
             if exc.status_code == 400:
                 raise _ProblemError(400, "invalid query", "the time range or query could not be parsed") from exc
@@ -90,10 +163,11 @@ def create_app(settings: LogjetSettings) -> FastAPI:
             raise _ProblemError(503, "search unavailable", "Elasticsearch is unreachable") from exc
         hits = resp["hits"]["hits"]
         total = resp["hits"]["total"]
+        next_pit = resp.get("pit_id", pit_id)
         return {
             "total": {"value": total["value"], "relation": total["relation"]},
             "documents": [h["_source"] for h in hits],
-            "next_cursor": encode_cursor(hits[-1]["sort"]) if len(hits) == size else None,
+            "next_cursor": encode_cursor(next_pit, hits[-1]["sort"]) if len(hits) == size else None,
         }
 
     return app

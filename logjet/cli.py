@@ -229,6 +229,17 @@ def serve(
     server.run()
 
 
+@app.command("api-key")
+def api_key(name: Annotated[str, typer.Argument(help="Who the key is for.")] = "team") -> None:
+    """Make a new API key: prints the token (give it to its holder) and the entry for api.keys."""
+    from api.auth import new_key
+
+    token, digest = new_key()
+    typer.echo(f"token (shown once, keep it secret): {token}")
+    typer.echo("add to the configuration, with its scope:")
+    typer.echo(f"api:\n  keys:\n    - name: {name}\n      sha256: {digest}\n      namespaces: [\"...\"]")
+
+
 @app.command("up")
 def up(
     paths: Annotated[Optional[list[str]], typer.Argument(help="Files to collect; a demo source if none.")] = None,  # noqa: UP045

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from logjet.errors import ConfigError
 
 __all__ = [
+    "ApiKey",
     "ApiSettings",
     "CollectorSettings",
     "ContainerInputSettings",
@@ -298,11 +299,37 @@ class ProcessorSettings(_Component):
     shutdown_deadline_s: float = Field(20.0, gt=0, description="SIGTERM: time allowed to finish and commit.")
 
 
+class ApiKey(_Component):
+    """One bearer token, stored as the SHA-256 of the token (hex), never the token itself."""
+
+    name: str = Field(min_length=1, description="Who holds it; logged with each request.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token: `logjet api-key` makes both.")
+    namespaces: list[str] = Field(default_factory=list, description="Kubernetes namespaces whose logs it may read.")
+    services: list[str] = Field(default_factory=list, description="service.name values whose logs it may read.")
+    all_logs: bool = Field(False, description="Reads every log (operators); otherwise the scope above.")
+
+    @model_validator(mode="after")
+    def _scoped(self) -> ApiKey:
+        if not self.all_logs and not (self.namespaces or self.services):
+            raise ValueError("a key needs namespaces and/or services, or all_logs: true")
+        return self
+
+
 class ApiSettings(_Component):
     host: str = Field("127.0.0.1", description="Address the HTTP API binds.")
     port: int = Field(8080, ge=1, le=65535, description="Port the HTTP API binds.")
     max_page_size: int = Field(1000, ge=1, le=10000, description="Largest page /v1/logs returns.")
     query_timeout_s: float = Field(10.0, gt=0, description="Time limit of one query to Elasticsearch.")
+    keys: list[ApiKey] = Field(default_factory=list, description="API keys; every endpoint but /healthz needs one.")
+    open_demo: bool = Field(
+        False, description="Serve every endpoint without a key (local demo only: `logjet up` says so when it uses it)."
+    )
+    filter_fields: list[str] = Field(
+        default_factory=lambda: ["event.dataset", "log.logger", "source.ip", "http.response.status_code"],
+        description="Other fields /v1/logs may filter on exactly (field=<name>:<value>).",
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; none: CORS off.")
+    pit_keep_alive: str = Field("2m", pattern=r"^\d+[sm]$", description="How long a paging cursor stays valid.")
 
 
 class StackSettings(_Component):

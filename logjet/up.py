@@ -39,6 +39,11 @@ def run_up(settings: LogjetSettings, paths: list[str], config: Path | None, keep
         paths = demo.start()
         typer.echo(f"no paths given: collecting the demo source in {demo.directory}")
     env = dict(os.environ)
+    if not settings.api.keys:
+        # A local demo without keys: say so, as the API then answers anyone who can reach api.host.
+        env["LOGJET_API_OPEN_DEMO"] = "true"
+        typer.echo(f"no API keys configured: the API runs in open demo mode on {settings.api.host} "
+                   "(create keys with `logjet api-key`)")
     if config is not None:
         env["LOGJET_CONFIG"] = str(config.resolve())
     base = [sys.executable, "-m", "logjet"]

@@ -145,6 +145,14 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def api_key(**scope: Any) -> tuple[str, dict[str, Any]]:
+    """A new API token and its configuration entry (name, SHA-256, scope)."""
+    from api.auth import new_key
+
+    token, digest = new_key()
+    return token, {"name": f"key-{digest[:6]}", "sha256": digest, **scope}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -9,15 +9,17 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.conftest import es_count, free_port, logjet, wait_for
+from tests.integration.conftest import api_key, es_count, free_port, logjet, wait_for
 
 N = 10_000
 
 
 def test_ten_thousand_appended_lines_come_back_through_the_api(make_settings, tmp_path: Path) -> None:
     port = free_port()
+    token, key = api_key(all_logs=True)
+    auth = {"Authorization": f"Bearer {token}"}
     settings = make_settings(collector={"registry_path": str(tmp_path / "registry.json")},
-                             api={"port": port})
+                             api={"port": port, "keys": [key]})
     log_file = tmp_path / "app.log"
     run = uuid.uuid4().hex[:8]
     expected = [f"line {i:05d} of run {run}: the quick brown fox" for i in range(N)]
@@ -43,7 +45,7 @@ def test_ten_thousand_appended_lines_come_back_through_the_api(make_settings, tm
             params = {"from": "now-1h", "to": "now+1h", "size": 1000, "sort": "asc"}
             if cursor:
                 params["cursor"] = cursor
-            page = httpx.get(f"{base}/v1/logs", params=params, timeout=30).json()
+            page = httpx.get(f"{base}/v1/logs", params=params, headers=auth, timeout=30).json()
             total = total or page["total"]
             messages += [d["message"] for d in page["documents"]]
             cursor = page["next_cursor"]
@@ -52,7 +54,8 @@ def test_ten_thousand_appended_lines_come_back_through_the_api(make_settings, tm
         assert total == {"value": N, "relation": "eq"}
         assert len(messages) == N
         assert sorted(messages) == sorted(expected)
-        found = httpx.get(f"{base}/v1/logs", params={"from": "now-1h", "to": "now+1h", "q": f"{run} 04242"}).json()
+        found = httpx.get(f"{base}/v1/logs", params={"from": "now-1h", "to": "now+1h", "q": f"{run} 04242"},
+                          headers=auth).json()
         assert [d["message"] for d in found["documents"]] == [expected[4242]]
         assert found["documents"][0]["log"]["file"]["path"] == str(log_file)
         assert es_count(settings) == N
@@ -75,7 +78,10 @@ def test_readyz_reports_both_dependencies(make_settings) -> None:
 
     from api import create_app
 
-    res = TestClient(create_app(make_settings())).get("/readyz")
+    token, key = api_key(all_logs=True)
+    client = TestClient(create_app(make_settings(api={"keys": [key]})))
+    assert client.get("/readyz").status_code == 401
+    res = client.get("/readyz", headers={"Authorization": f"Bearer {token}"})
     assert res.status_code == 200, res.text
     body = res.json()
     assert body["status"] == "ready"
