@@ -7,19 +7,23 @@ query becomes a 400 problem naming the parameter class, anything else a 502/503 
 
 # No `from __future__ import annotations`: FastAPI must see the endpoint annotations, which use local values.
 
+import asyncio
 import logging
 import time
 from typing import Annotated, Any, Literal
 
 from elasticsearch import ApiError, NotFoundError, TransportError
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from api.auth import Caller, authenticate
 from api.health import check_elasticsearch, check_kafka
 from api.query import build_search, decode_cursor, encode_cursor
+from api.stats import kafka_stats, stats_query
+from api.tail import TailState, decode_event_id, sse
 from logjet import __version__
 from logjet.config import LogjetSettings
 from shippers.elasticsearch import make_client
@@ -46,6 +50,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
                   description="Query the logs logjet indexed, and probe the pipeline's health.")
     es = make_client(settings.elasticsearch)
     api = settings.api
+    app.state.settings = settings
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET"],
                            allow_headers=["Authorization", "Last-Event-ID"])
@@ -169,5 +174,100 @@ def create_app(settings: LogjetSettings) -> FastAPI:
             "documents": [h["_source"] for h in hits],
             "next_cursor": encode_cursor(next_pit, hits[-1]["sort"]) if len(hits) == size else None,
         }
+
+    @app.get("/v1/stats", summary="Counts over time, top services and containers, error ratio; pipeline state")
+    def stats(
+        who: Authorized,
+        time_from: Annotated[str, Query(alias="from", max_length=64, examples=["now-1h"])] = "now-1h",
+        time_to: Annotated[str, Query(alias="to", max_length=64, examples=["now"])] = "now",
+        interval: Annotated[str, Query(pattern=r"^\d+[smhd]$", examples=["1m"])] = "1m",
+        top: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> dict[str, Any]:
+        body = stats_query(time_from, time_to, interval, who.scope_filter(), top)
+        try:
+            resp = es.options(request_timeout=api.query_timeout_s).search(
+                index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True, **body)
+        except ApiError as exc:
+            if exc.status_code == 400:
+                raise _ProblemError(400, "invalid query", "the time range or interval could not be used") from exc
+            raise _ProblemError(502, "stats failed", "Elasticsearch could not answer the query") from exc
+        except TransportError as exc:
+            raise _ProblemError(503, "stats unavailable", "Elasticsearch is unreachable") from exc
+        aggs = resp.get("aggregations", {})
+        total = resp["hits"]["total"]["value"]
+        errors = aggs.get("errors", {}).get("doc_count", 0)
+        out: dict[str, Any] = {
+            "total": total,
+            "over_time": [{"time": b["key_as_string"], "count": b["doc_count"]}
+                          for b in aggs.get("over_time", {}).get("buckets", [])],
+            "services": [{"name": b["key"], "count": b["doc_count"]}
+                         for b in aggs.get("services", {}).get("buckets", [])],
+            "containers": [{"name": b["key"], "count": b["doc_count"]}
+                           for b in aggs.get("containers", {}).get("buckets", [])],
+            "datasets": [{"name": b["key"], "count": b["doc_count"]}
+                         for b in aggs.get("datasets", {}).get("buckets", [])],
+            "error_ratio": round(errors / total, 6) if total else 0.0,
+        }
+        if who.all_logs:  # the pipeline's own state is for operators, not for one team's key
+            out["pipeline"] = kafka_stats(settings)
+        return out
+
+    @app.get("/v1/logs/tail", summary="Live tail (Server-Sent Events)", response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "events `log` (id: resume point), `dropped` (too slow; the end)"}})
+    async def tail(
+        who: Authorized,
+        q: Annotated[str | None, Query(max_length=1000)] = None,
+        level: Annotated[str | None, Query(max_length=64)] = None,
+        host: Annotated[str | None, Query(max_length=256)] = None,
+        service: Annotated[str | None, Query(max_length=256)] = None,
+        container: Annotated[str | None, Query(max_length=256)] = None,
+        pod: Annotated[str | None, Query(max_length=256)] = None,
+        namespace: Annotated[str | None, Query(max_length=256)] = None,
+        stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=512)] = None,
+        poll_s: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
+    ) -> StreamingResponse:
+        if not who.may_ask_for(namespace, service):
+            raise _ProblemError(403, "forbidden", "the filter asks for logs outside this key's scope")
+        try:
+            since, last_id = decode_event_id(last_event_id) if last_event_id else ("now", None)
+        except ValueError as exc:
+            raise _ProblemError(400, "invalid Last-Event-ID", str(exc)) from exc
+        body = build_search(time_from="now-1d", time_to="now+1d", q=q,
+                            filters={"level": level, "host": host, "path": None, "service": service,
+                                     "container": container, "pod": pod, "namespace": namespace, "stream": stream},
+                            fields={}, size=1, order="asc", search_after=None, scope=who.scope_filter())
+        filters = [*body["query"]["bool"]["filter"][1:], *body["query"]["bool"]["must"]]  # not the time range
+        state = TailState(since, last_id)
+        client = es.options(request_timeout=api.query_timeout_s)
+        page = 500
+
+        async def events():  # noqa: ANN202
+            yield sse("hello", {"since": state.since})
+            while True:
+                try:
+                    resp = await run_in_threadpool(client.search, index=settings.elasticsearch.index_pattern,
+                                                   ignore_unavailable=True, allow_no_indices=True,
+                                                   **state.query(filters, page))
+                except (ApiError, TransportError) as exc:
+                    log.warning("tail query failed: %s", exc)
+                    yield sse("error", {"detail": "Elasticsearch could not answer; retrying"})
+                    await asyncio.sleep(poll_s * 5)
+                    continue
+                hits = resp["hits"]["hits"]
+                behind = resp["hits"]["total"]["value"]
+                if behind > api.tail_max_backlog:
+                    yield sse("dropped", {"detail": f"the client is {behind} documents behind (more than "
+                                                    f"{api.tail_max_backlog}): reconnect with Last-Event-ID or "
+                                                    "narrow the filters"})
+                    return
+                for event_id, doc in state.take(hits):
+                    yield sse("log", doc, event_id)
+                if len(hits) < page:
+                    await asyncio.sleep(poll_s)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return app

@@ -328,6 +328,9 @@ class ApiSettings(_Component):
         default_factory=lambda: ["event.dataset", "log.logger", "source.ip", "http.response.status_code"],
         description="Other fields /v1/logs may filter on exactly (field=<name>:<value>).",
     )
+    tail_max_backlog: int = Field(
+        10_000, ge=100, description="A live tail further behind than this many documents is ended with 'dropped'."
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; none: CORS off.")
     pit_keep_alive: str = Field("2m", pattern=r"^\d+[sm]$", description="How long a paging cursor stays valid.")
 

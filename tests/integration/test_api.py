@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 import threading
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,7 +26,7 @@ def indexed(endpoints, tmp_path_factory):  # noqa: ANN001, ANN201
     """Documents of three teams (namespace and service each), indexed by the real processor once for the module."""
     from logjet.config import LogjetSettings
 
-    tag = tmp_path_factory.mktemp("api").name.replace("_", "").lower()[-10:]
+    tag = uuid.uuid4().hex[:10]
     keys = {ns: api_key(namespaces=[ns]) for ns in TEAMS}
     svc_key = api_key(services=["payments"])
     admin = api_key(all_logs=True)
@@ -125,3 +126,107 @@ def test_a_scoped_key_never_receives_a_document_outside_its_scope(indexed, team:
         if not body["next_cursor"]:
             return
         params["cursor"] = body["next_cursor"]
+
+
+def test_live_tail_streams_new_documents_in_scope_and_resumes_after_a_disconnect(indexed, endpoints) -> None:  # noqa: ANN001
+    import time
+
+    import httpx
+    import uvicorn
+
+    from tests.integration.conftest import free_port
+
+    client, keys, _, _ = indexed
+    app = client.app
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 30, "the API")
+    try:
+        settings_ = client.app.state.settings
+        shipper = KafkaShipper(settings_.kafka)
+        got: list[tuple[str, dict]] = []
+        last_id = None
+
+        def read(n: int, headers: dict) -> None:
+            nonlocal last_id
+            with httpx.stream("GET", f"http://127.0.0.1:{port}/v1/logs/tail", params={"poll_s": 0.3},
+                              headers={"Authorization": f"Bearer {keys['shop']}", **headers}, timeout=60) as res:
+                assert res.status_code == 200
+                event, event_id = None, None
+                for line in res.iter_lines():
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("id: "):
+                        event_id = line[4:]
+                    elif line.startswith("data: ") and event == "log":
+                        doc = __import__("orjson").loads(line[6:])
+                        assert doc["kubernetes"]["namespace"] == "shop"
+                        last_id = event_id
+                        # Documents indexed just before the tail opened may come first: only ours are counted.
+                        if doc["message"].split()[0] in ("first", "second"):
+                            got.append((event_id, doc))
+                        if len(got) >= n:
+                            return
+
+        def produce(tag: str) -> None:
+            time.sleep(1.5)
+            for ns in ("shop", "bank"):
+                source = Source(f"container:n:{ns}:tail", "container", "node-1", "node-1", None,
+                                {"kubernetes.namespace": ns})
+                shipper.send(Batch(source, [Entry(int(time.time_ns()) % 10**12, time.time_ns(), f"{tag} {ns}")]),
+                             lambda b: None)
+            assert shipper.flush(30)
+            worker = Worker(settings_)
+            stop = threading.Event()
+            t = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+            t.start()
+            time.sleep(4)
+            stop.set()
+            t.join(60)
+
+        threading.Thread(target=produce, args=("first",), daemon=True).start()
+        read(1, {})
+        assert [d["message"] for _, d in got] == ["first shop"]
+        threading.Thread(target=produce, args=("second",), daemon=True).start()
+        read(2, {"Last-Event-ID": last_id})  # resumes after the first, without repeating it
+        assert [d["message"] for _, d in got] == ["first shop", "second shop"]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_readyz_turns_503_naming_the_part_that_is_down_and_back(indexed, endpoints) -> None:  # noqa: ANN001
+    if endpoints.stack is None:
+        pytest.skip("needs the session's own local stack (LOGJET_*_URL point elsewhere)")
+    client, _, _, admin = indexed
+    auth = {"Authorization": f"Bearer {admin}"}
+    assert client.get("/readyz", headers=auth).status_code == 200
+    for server in (endpoints.stack.elasticsearch, endpoints.stack.kafka):
+        name = "elasticsearch" if server is endpoints.stack.elasticsearch else "kafka"
+        assert server.process.stop(timeout=60)
+        try:
+            res = client.get("/readyz", headers=auth)
+            assert res.status_code == 503
+            checks = res.json()["checks"]
+            assert not checks[name]["ok"] and checks[name]["error"]
+            assert all(c["ok"] for n, c in checks.items() if n != name)
+        finally:
+            endpoints.stack.up()
+        wait_for(lambda: client.get("/readyz", headers=auth).status_code == 200, 120, f"{name} back")
+
+
+def test_stats_are_scoped_and_operators_see_the_pipeline(indexed) -> None:  # noqa: ANN001
+    client, keys, _, admin = indexed
+    # The fixture's documents only: the live-tail test adds some at the present time.
+    params = {"from": "2026-11-25T00:00:00Z", "to": "2026-11-25T10:00:00Z", "interval": "1h"}
+    team = client.get("/v1/stats", params=params, headers={"Authorization": f"Bearer {keys['ops']}"}).json()
+    assert team["total"] == PER_TEAM and [s["name"] for s in team["services"]] == ["cron"]
+    assert sum(b["count"] for b in team["over_time"]) == PER_TEAM
+    assert team["error_ratio"] == 0.0 and "pipeline" not in team
+    ops = client.get("/v1/stats", params=params, headers={"Authorization": f"Bearer {admin}"}).json()
+    assert ops["total"] == PER_TEAM * len(TEAMS)
+    assert {s["name"] for s in ops["services"]} == set(TEAMS.values())
+    assert ops["pipeline"]["dead_letters"] == 0
+    assert ops["pipeline"]["consumer_lag"] and all(p["lag"] == 0 for p in ops["pipeline"]["consumer_lag"])
