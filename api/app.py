@@ -10,13 +10,14 @@ query becomes a 400 problem naming the parameter class, anything else a 502/503 
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from elasticsearch import ApiError, NotFoundError, TransportError
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from api.auth import Caller, authenticate
@@ -32,6 +33,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("logjet.api")
 PROBLEM = "application/problem+json"
+_EXPLORER = Path(__file__).parent / "static" / "index.html"
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -89,6 +91,11 @@ def create_app(settings: LogjetSettings) -> FastAPI:
     @app.get("/metrics", summary="Prometheus metrics of the API", response_class=Response)
     def metrics(_: Authorized) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def explorer() -> HTMLResponse:
+        # The page holds no data: it asks the API, with the key the user types in, like any other client.
+        return HTMLResponse(_EXPLORER.read_text(encoding="utf-8"))
 
     @app.get("/healthz", summary="The process is alive")
     def healthz() -> dict[str, str]:

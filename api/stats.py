@@ -25,8 +25,9 @@ def stats_query(time_from: str, time_to: str, interval: str, scope: dict[str, An
         "track_total_hits": True,
         "query": {"bool": {"filter": flt}},
         "aggs": {
-            "over_time": {"date_histogram": {"field": "@timestamp", "fixed_interval": interval,
-                                             "min_doc_count": 0}},
+            "over_time": {"date_histogram": {"field": "@timestamp", "fixed_interval": interval, "min_doc_count": 0,
+                                             # The whole range, empty buckets included: a gap is information.
+                                             "extended_bounds": {"min": time_from, "max": time_to}}},
             "services": {"terms": {"field": "service.name", "size": top}},
             "containers": {"terms": {"field": "container.name", "size": top}},
             "datasets": {"terms": {"field": "data_stream.dataset", "size": top}},
