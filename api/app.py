@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from api.auth import Caller, authenticate
 from api.health import check_elasticsearch, check_kafka
+from api.models import LogsPage, Stats
 from api.query import build_search, decode_cursor, encode_cursor
 from api.stats import kafka_stats, stats_query
 from api.tail import TailState, decode_event_id, sse
@@ -109,7 +110,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         body = {"status": "ready" if ready else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/v1/logs", summary="Search logs",
+    @app.get("/v1/logs", summary="Search logs", response_model=LogsPage,
              responses={400: {"description": "a parameter or the cursor is invalid"},
                         401: {"description": "no valid API key"},
                         403: {"description": "a filter outside the key's scope"},
@@ -182,15 +183,17 @@ def create_app(settings: LogjetSettings) -> FastAPI:
             "next_cursor": encode_cursor(next_pit, hits[-1]["sort"]) if len(hits) == size else None,
         }
 
-    @app.get("/v1/stats", summary="Counts over time, top services and containers, error ratio; pipeline state")
+    @app.get("/v1/stats", summary="Counts over time, top services and containers, error ratio; pipeline state",
+             response_model=Stats, response_model_exclude_none=True)
     def stats(
         who: Authorized,
         time_from: Annotated[str, Query(alias="from", max_length=64, examples=["now-1h"])] = "now-1h",
         time_to: Annotated[str, Query(alias="to", max_length=64, examples=["now"])] = "now",
         interval: Annotated[str, Query(pattern=r"^\d+[smhd]$", examples=["1m"])] = "1m",
         top: Annotated[int, Query(ge=1, le=100)] = 10,
+        by: Annotated[Literal["service", "dataset"] | None, Query(description="split the histogram")] = None,
     ) -> dict[str, Any]:
-        body = stats_query(time_from, time_to, interval, who.scope_filter(), top)
+        body = stats_query(time_from, time_to, interval, who.scope_filter(), top, by)
         try:
             resp = es.options(request_timeout=api.query_timeout_s).search(
                 index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True, **body)
@@ -205,7 +208,8 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         errors = aggs.get("errors", {}).get("doc_count", 0)
         out: dict[str, Any] = {
             "total": total,
-            "over_time": [{"time": b["key_as_string"], "count": b["doc_count"]}
+            "over_time": [{"time": b["key_as_string"], "count": b["doc_count"],
+                           **({"by": {k["key"]: k["doc_count"] for k in b["by"]["buckets"]}} if by else {})}
                           for b in aggs.get("over_time", {}).get("buckets", [])],
             "services": [{"name": b["key"], "count": b["doc_count"]}
                          for b in aggs.get("services", {}).get("buckets", [])],

@@ -15,19 +15,26 @@ __all__ = ["ERROR_LEVELS", "kafka_stats", "stats_query"]
 ERROR_LEVELS = ["error", "critical", "fatal", "alert", "emergency"]
 
 
+_BY = {"service": "service.name", "dataset": "data_stream.dataset"}
+
+
 def stats_query(time_from: str, time_to: str, interval: str, scope: dict[str, Any] | None,
-                top: int) -> dict[str, Any]:
+                top: int, by: str | None = None) -> dict[str, Any]:
     flt: list[dict[str, Any]] = [{"range": {"@timestamp": {"gte": time_from, "lte": time_to}}}]
     if scope is not None:
         flt.append(scope)
+    over_time: dict[str, Any] = {
+        "date_histogram": {"field": "@timestamp", "fixed_interval": interval, "min_doc_count": 0,
+                           # The whole range, empty buckets included: a gap is information.
+                           "extended_bounds": {"min": time_from, "max": time_to}}}
+    if by is not None:
+        over_time["aggs"] = {"by": {"terms": {"field": _BY[by], "size": top}}}
     return {
         "size": 0,
         "track_total_hits": True,
         "query": {"bool": {"filter": flt}},
         "aggs": {
-            "over_time": {"date_histogram": {"field": "@timestamp", "fixed_interval": interval, "min_doc_count": 0,
-                                             # The whole range, empty buckets included: a gap is information.
-                                             "extended_bounds": {"min": time_from, "max": time_to}}},
+            "over_time": over_time,
             "services": {"terms": {"field": "service.name", "size": top}},
             "containers": {"terms": {"field": "container.name", "size": top}},
             "datasets": {"terms": {"field": "data_stream.dataset", "size": top}},

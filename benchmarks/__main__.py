@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks.api_latency import LatencyResult, run_api_latency
 from benchmarks.collector import run_files
 from benchmarks.corpus import LOGHUB_DIR, write_file_corpus
 from benchmarks.processor import preload, run_process
@@ -62,7 +63,8 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=1_000_000, help="corpus size for B4 files and B2")
     parser.add_argument("--es-entries", type=int, default=200_000, help="entries per run into Elasticsearch")
     parser.add_argument("--runs", type=int, default=5, help="measured runs per benchmark (after one warm-up)")
-    parser.add_argument("--only", choices=("b2", "b4"), help="run one benchmark only")
+    parser.add_argument("--only", choices=("b2", "b4", "api"), help="run one benchmark only")
+    parser.add_argument("--api-documents", type=int, default=1_000_000, help="documents behind the API latency run")
     parser.add_argument("--corpus-dir", type=Path, default=Path(".logjet/bench"), help="where corpora are kept")
     args = parser.parse_args()
 
@@ -125,6 +127,18 @@ def main() -> int:
                         k = key.format("1_worker" if workers == 1 else "2_workers")
                         latest[k] = round(rate["median"])
                         notes.pop(k, None)
+        if args.only in (None, "api"):
+            print(f"API latency: {args.api_documents:,} documents", file=sys.stderr)
+            lat = run_api_latency(es_url, bootstrap, args.api_documents)
+            for name, values in (("GET /v1/logs (logjet serve, HTTP)", lat.api_ms),
+                                 ("the same search, Elasticsearch directly", lat.es_ms)):
+                summ = {"median": LatencyResult.pct(values, 50), "min": min(values), "max": max(values)}
+                table.append((f"{name}: ms p50 (p99 {LatencyResult.pct(values, 99):.1f})", summ, ""))
+            details["api_latency"] = {
+                "documents": lat.documents, "queries": len(lat.api_ms),
+                "api_ms": {"p50": LatencyResult.pct(lat.api_ms, 50), "p99": LatencyResult.pct(lat.api_ms, 99)},
+                "elasticsearch_ms": {"p50": LatencyResult.pct(lat.es_ms, 50), "p99": LatencyResult.pct(lat.es_ms, 99)},
+            }
     finally:
         if stack is not None and not was_running:
             stack.down(log=lambda m: print(m, file=sys.stderr))

@@ -235,3 +235,10 @@ def test_stats_are_scoped_and_operators_see_the_pipeline(indexed) -> None:  # no
     assert {s["name"] for s in ops["services"]} == set(TEAMS.values())
     assert ops["pipeline"]["dead_letters"] == 0
     assert ops["pipeline"]["consumer_lag"] and all(p["lag"] == 0 for p in ops["pipeline"]["consumer_lag"])
+
+
+def test_stats_histogram_split_by_service(indexed) -> None:  # noqa: ANN001
+    client, _, _, admin = indexed
+    params = {"from": "2026-11-25T09:00:00Z", "to": "2026-11-25T10:00:00Z", "interval": "1h", "by": "service"}
+    body = client.get("/v1/stats", params=params, headers={"Authorization": f"Bearer {admin}"}).json()
+    assert body["over_time"][0]["by"] == {service: PER_TEAM for service in TEAMS.values()}

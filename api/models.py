@@ -1,0 +1,45 @@
+"""Response models: what the OpenAPI schema promises for each endpoint."""
+
+# No `from __future__ import annotations`: pydantic and FastAPI read these annotations at runtime.
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["Bucket", "LogsPage", "Named", "Stats", "Total"]
+
+
+class Total(BaseModel):
+    value: int = Field(examples=[1234])
+    relation: Literal["eq", "gte"] = Field(description="gte: at least `value` (counted up to 10,000)")
+
+
+class LogsPage(BaseModel):
+    total: Total
+    documents: list[dict[str, Any]] = Field(description="ECS documents, newest first unless sort=asc",
+                                            examples=[[{"@timestamp": "2026-11-25T10:00:00.123000000Z",
+                                                        "message": "payment declined", "log": {"level": "error"},
+                                                        "service": {"name": "checkout"}}]])
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class Bucket(BaseModel):
+    time: str = Field(examples=["2026-11-25T10:00:00.000Z"])
+    count: int
+    by: dict[str, int] | None = Field(None, description="counts per service or dataset, when `by` is set")
+
+
+class Named(BaseModel):
+    name: str
+    count: int
+
+
+class Stats(BaseModel):
+    total: int
+    over_time: list[Bucket]
+    services: list[Named]
+    containers: list[Named]
+    datasets: list[Named]
+    error_ratio: float = Field(description="share of entries at level error or worse")
+    pipeline: dict[str, Any] | None = Field(
+        None, description="for all_logs keys: consumer_lag per partition and dead_letters")
