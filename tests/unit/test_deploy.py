@@ -192,3 +192,35 @@ def test_secret_keys_are_settings(monkeypatch) -> None:  # noqa: ANN001
         monkeypatch.setenv(key, value)
     settings = load_settings(None)
     assert settings.api.keys and settings.elasticsearch.options
+
+
+COMPOSE = ROOT / "compose" / "docker-compose.yml"
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    check = shutil.which("check-jsonschema") or str(ROOT / ".venv" / "bin" / "check-jsonschema")
+    res = subprocess.run([check, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_compose_services_run_real_commands_with_real_settings(monkeypatch) -> None:  # noqa: ANN001
+    doc = yaml.safe_load(COMPOSE.read_text())
+    roles = {}
+    for name, service in doc["services"].items():
+        if service.get("image", "").startswith("logjet/"):
+            env = {k: str(v) for k, v in service["environment"].items()}
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)
+            settings = load_settings(None)  # every LOGJET_* the service sets is a setting (or the healthcheck's)
+            _parse_command(service["command"])
+            role = service["command"][0]
+            port = {"collect": settings.collector.metrics_port, "process": settings.processor.metrics_port,
+                    "serve": settings.api.port}[role]
+            assert env["LOGJET_HEALTHCHECK_URL"] == f"http://127.0.0.1:{port}/healthz", name
+            for key in env:
+                monkeypatch.delenv(key)
+            roles[role] = service
+    assert set(roles) == {"collect", "process", "serve"}
+    grace = roles["process"]["stop_grace_period"]
+    assert int(grace.rstrip("s")) >= _config().processor.shutdown_deadline_s + 5
