@@ -229,6 +229,32 @@ def serve(
     server.run()
 
 
+dead_letters_app = typer.Typer(no_args_is_help=True, help="The dead-letter topic.")
+app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@dead_letters_app.command("prune")
+def dead_letters_prune(
+    older_than: Annotated[str, typer.Option(help="Age: 7d, 12h, 30m.")] = "7d",
+    config: ConfigOpt = None,
+) -> None:
+    """Delete dead letters older than --older-than (a scheduled maintenance job)."""
+    import re
+
+    from shippers.kafka.maintenance import prune_older_than
+
+    m = re.fullmatch(r"(\d+)([dhm])", older_than)
+    if m is None:
+        raise ConfigError(f"--older-than {older_than!r} must be a number and d, h or m")
+    age_s = int(m.group(1)) * {"d": 86400, "h": 3600, "m": 60}[m.group(2)]
+    settings = _settings(config)
+    done = prune_older_than(settings.kafka, settings.kafka.dead_letter_topic, age_s)
+    for partition, low in sorted(done.items()):
+        typer.echo(f"{settings.kafka.dead_letter_topic}[{partition}]: records before offset {low} deleted")
+    if not done:
+        typer.echo("nothing older to delete")
+
+
 @app.command("api-key")
 def api_key(name: Annotated[str, typer.Argument(help="Who the key is for.")] = "team") -> None:
     """Make a new API key: prints the token (give it to its holder) and the entry for api.keys."""

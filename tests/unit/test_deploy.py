@@ -158,7 +158,7 @@ def test_probe_paths_answer_on_the_real_servers() -> None:
         assert api.get(path).status_code == 200  # without a key: probes carry none
 
 
-MARATHON = sorted((ROOT / "compose" / "marathon").glob("*.json"))
+MARATHON = sorted(p for p in (ROOT / "compose" / "marathon").glob("*.json") if ".metronome." not in p.name)
 
 
 @pytest.mark.parametrize("path", MARATHON, ids=[p.name for p in MARATHON])
@@ -224,3 +224,17 @@ def test_compose_services_run_real_commands_with_real_settings(monkeypatch) -> N
     assert set(roles) == {"collect", "process", "serve"}
     grace = roles["process"]["stop_grace_period"]
     assert int(grace.rstrip("s")) >= _config().processor.shutdown_deadline_s + 5
+
+
+def test_metronome_job_matches_the_schema_and_runs_a_real_command(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((ROOT / "tests" / "data" / "metronome-job.schema.json").read_text())
+    job = json.loads((ROOT / "compose" / "marathon" / "dead-letter-prune.metronome.json").read_text())
+    jsonschema.validate(job, schema)
+    config = tmp_path / "logjet.yaml"
+    config.write_text(next(d for _, d in _docs() if d["kind"] == "ConfigMap")["data"]["logjet.yaml"])
+    ctx = _parse_command([str(config) if a == "/etc/logjet/logjet.yaml" else a for a in job["run"]["args"]])
+    assert ctx.command.name == "prune"
