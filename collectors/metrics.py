@@ -5,12 +5,11 @@ Every metric is documented in the README (section "Collector metrics"); keep bot
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from logjet.probe import ProbeServer, health_route, metrics_route
 
 __all__ = ["CollectorMetrics", "MetricsServer"]
 
@@ -52,38 +51,9 @@ class CollectorMetrics:
         return ok, {"status": "ok" if ok else "failing", "loop_age_s": round(age, 3), "failure": self.failure}
 
 
-class MetricsServer:
+class MetricsServer(ProbeServer):
     """Serves the metrics and the health check on a daemon thread."""
 
     def __init__(self, metrics: CollectorMetrics, host: str, port: int) -> None:
-        metrics_ref = metrics
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-                if self.path.split("?")[0] == "/metrics":
-                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(metrics_ref.registry))
-                elif self.path.split("?")[0] == "/healthz":
-                    ok, body = metrics_ref.health()
-                    self._send(200 if ok else 503, "application/json", orjson.dumps(body))
-                else:
-                    self._send(404, "text/plain", b"not found\n")
-
-            def _send(self, code: int, ctype: str, body: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:  # scrapes every few seconds would flood the log
-                pass
-
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="metrics", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(host, port, {"/metrics": metrics_route(lambda: metrics.registry),
+                                      "/healthz": health_route(metrics.health)})

@@ -21,12 +21,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.process import BaseProcess
 
-import orjson
+from prometheus_client import CollectorRegistry, multiprocess
 
 from logjet.config import LogjetSettings
+from logjet.probe import ProbeServer, health_route, metrics_route
 
 __all__ = ["Supervisor"]
 
@@ -109,8 +109,7 @@ class Supervisor:
             return CONFIG_EXIT if self._config_failed else rc
         finally:
             if server is not None:
-                server.shutdown()
-                server.server_close()
+                server.close()
             shutil.rmtree(self._metrics_dir, ignore_errors=True)
 
     def _watch(self) -> None:
@@ -118,8 +117,6 @@ class Supervisor:
         for slot in self.slots:
             proc = slot.process
             if proc is not None and not proc.is_alive():
-                from prometheus_client import multiprocess
-
                 multiprocess.mark_process_dead(proc.pid, self._metrics_dir)
                 if proc.exitcode == CONFIG_EXIT:
                     log.error("worker %d refused the configuration; stopping", slot.index)
@@ -157,42 +154,22 @@ class Supervisor:
                 rc = 1
         return rc
 
-    def _serve_metrics(self) -> ThreadingHTTPServer | None:
+    def _health(self) -> tuple[bool, dict[str, object]]:
+        alive = self.alive()
+        ok = alive == self.count and not self._stopping.is_set()
+        return ok, {"status": "ok" if ok else "failing", "workers": self.count, "alive": alive,
+                    "restarts": sum(s.restarts for s in self.slots)}
+
+    def _registry(self) -> CollectorRegistry:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self._metrics_dir)
+        return registry
+
+    def _serve_metrics(self) -> ProbeServer | None:
         ps = self.settings.processor
         if ps.metrics_port is None:
             return None
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
-
-        sup = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-                path = self.path.split("?")[0]
-                if path == "/metrics":
-                    registry = CollectorRegistry()
-                    multiprocess.MultiProcessCollector(registry, path=sup._metrics_dir)
-                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
-                elif path == "/healthz":
-                    alive = sup.alive()
-                    ok = alive == sup.count and not sup._stopping.is_set()
-                    body = {"status": "ok" if ok else "failing", "workers": sup.count, "alive": alive,
-                            "restarts": sum(s.restarts for s in sup.slots)}
-                    self._send(200 if ok else 503, "application/json", orjson.dumps(body))
-                else:
-                    self._send(404, "text/plain", b"not found\n")
-
-            def _send(self, code: int, ctype: str, body: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer((ps.metrics_host, ps.metrics_port), Handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-        log.info("processor metrics and health on http://%s:%d/metrics", ps.metrics_host, server.server_address[1])
+        server = ProbeServer(ps.metrics_host, ps.metrics_port, {"/metrics": metrics_route(self._registry),
+                                                               "/healthz": health_route(self._health)})
+        log.info("processor metrics and health on http://%s:%d/metrics", ps.metrics_host, server.port)
         return server

@@ -151,8 +151,7 @@ def test_probe_paths_answer_on_the_real_servers() -> None:
         for path in paths["process"]:  # no worker runs here: the check answers, and says it is failing
             assert httpx.get(f"http://127.0.0.1:{port}{path}").status_code == 503
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
     api = TestClient(create_app(config))
     for path in paths["serve"]:
         assert api.get(path).status_code == 200  # without a key: probes carry none
