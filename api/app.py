@@ -48,6 +48,17 @@ class _ProblemError(Exception):
         self.status, self.title, self.detail = status, title, detail
 
 
+def _es_problem(exc: ApiError | TransportError, what: str, bad_request: str) -> _ProblemError:
+    """Elasticsearch's failure as the client sees it: a refused query is the client's 400, the rest is ours,
+    without Elasticsearch's own words."""
+    if isinstance(exc, ApiError) and exc.status_code == 400:
+        return _ProblemError(400, "invalid query", bad_request)
+    log.warning("%s failed: %s", what, exc)
+    if isinstance(exc, ApiError):
+        return _ProblemError(502, f"{what} failed", "Elasticsearch could not answer the query")
+    return _ProblemError(503, f"{what} unavailable", "Elasticsearch is unreachable")
+
+
 def create_app(settings: LogjetSettings) -> FastAPI:
     app = FastAPI(title="logjet", version=__version__,
                   description="Query the logs logjet indexed, and probe the pipeline's health.")
@@ -166,14 +177,8 @@ def create_app(settings: LogjetSettings) -> FastAPI:
             if cursor:
                 raise _ProblemError(410, "cursor expired", "the cursor's point in time expired: search again") from exc
             return {"total": {"value": 0, "relation": "eq"}, "documents": [], "next_cursor": None}
-        except ApiError as exc:
-            if exc.status_code == 400:
-                raise _ProblemError(400, "invalid query", "the time range or query could not be parsed") from exc
-            log.warning("search failed: %s", exc)
-            raise _ProblemError(502, "search failed", "Elasticsearch could not answer the query") from exc
-        except TransportError as exc:
-            log.warning("search failed: %s", exc)
-            raise _ProblemError(503, "search unavailable", "Elasticsearch is unreachable") from exc
+        except (ApiError, TransportError) as exc:
+            raise _es_problem(exc, "search", "the time range or query could not be parsed") from exc
         hits = resp["hits"]["hits"]
         total = resp["hits"]["total"]
         next_pit = resp.get("pit_id", pit_id)
@@ -197,12 +202,8 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         try:
             resp = es.options(request_timeout=api.query_timeout_s).search(
                 index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True, **body)
-        except ApiError as exc:
-            if exc.status_code == 400:
-                raise _ProblemError(400, "invalid query", "the time range or interval could not be used") from exc
-            raise _ProblemError(502, "stats failed", "Elasticsearch could not answer the query") from exc
-        except TransportError as exc:
-            raise _ProblemError(503, "stats unavailable", "Elasticsearch is unreachable") from exc
+        except (ApiError, TransportError) as exc:
+            raise _es_problem(exc, "stats", "the time range or interval could not be used") from exc
         aggs = resp.get("aggregations", {})
         total = resp["hits"]["total"]["value"]
         errors = aggs.get("errors", {}).get("doc_count", 0)

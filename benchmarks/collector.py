@@ -8,7 +8,6 @@ line. Lines per second per core = lines / CPU-seconds of the collector process (
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -19,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from benchmarks.common import free_port, metric
 
 __all__ = ["FilesRun", "run_files"]
 
@@ -49,25 +48,12 @@ def _cpu_s(pid: int) -> float:
 
 
 def _acked(port: int) -> float:
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-    except httpx.HTTPError:
-        return -1
-    m = re.search(r'^logjet_collector_entries_acked_total\{input="files"\} (\S+)$', text, re.M)
-    return float(m.group(1)) if m else 0.0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return metric(port, 'logjet_collector_entries_acked_total{input="files"}')
 
 
 def run_files(corpus: Path, lines: int, bootstrap: str, timeout_s: float = 600) -> FilesRun:
     work = Path(tempfile.mkdtemp(prefix="logjet-b4-"))
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
     env.update({
         "LOGJET_KAFKA_BOOTSTRAP": bootstrap,

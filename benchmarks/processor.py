@@ -10,7 +10,6 @@ CPU-seconds are those of the worker processes over the same span.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from benchmarks.common import free_port, metric
 from benchmarks.corpus import file_lines
 from logjet.config import KafkaSettings
 from logjet.wire import Batch, Entry, Source
@@ -71,15 +71,6 @@ def preload(bootstrap: str, entries: int) -> str:
     return topic
 
 
-def _metric(port: int, name: str) -> float:
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-    except httpx.HTTPError:
-        return -1.0
-    m = re.search(rf"^{name} (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
-
-
 def _cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -93,7 +84,7 @@ def _cpu(pids: list[int]) -> float:
 
 def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: int, sink: str,
                 timeout_s: float = 900) -> ProcessRun:
-    port = _port()
+    port = free_port()
     tag = uuid.uuid4().hex[:8]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
     env.update({
@@ -113,7 +104,7 @@ def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: 
         while True:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"processor run failed: {err.read_text()[-2000:]}")
-            count = _metric(port, counter)
+            count = metric(port, counter)
             if start_count is None and count > 0:
                 pids = _workers(proc.pid)
                 start_count, t0, cpu0 = count, time.monotonic(), _cpu(pids)
@@ -136,11 +127,3 @@ def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: 
 def _workers(pid: int) -> list[int]:
     return [c.pid for c in psutil.Process(pid).children()
             if "resource_tracker" not in " ".join(c.cmdline())]
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
