@@ -20,6 +20,7 @@ import orjson
 from benchmarks.api_latency import LatencyResult, run_api_latency
 from benchmarks.collector import run_files
 from benchmarks.corpus import LOGHUB_DIR, write_file_corpus
+from benchmarks.hot_path import make_batches, run_floor, run_logjet
 from benchmarks.processor import preload, run_process
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,7 +64,8 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=1_000_000, help="corpus size for B4 files and B2")
     parser.add_argument("--es-entries", type=int, default=200_000, help="entries per run into Elasticsearch")
     parser.add_argument("--runs", type=int, default=5, help="measured runs per benchmark (after one warm-up)")
-    parser.add_argument("--only", choices=("b2", "b4", "api"), help="run one benchmark only")
+    parser.add_argument("--b1-entries", type=int, default=1_000_000, help="entries of the B1 hot-path runs")
+    parser.add_argument("--only", choices=("b1", "b2", "b4", "api"), help="run one benchmark only")
     parser.add_argument("--api-documents", type=int, default=1_000_000, help="documents behind the API latency run")
     parser.add_argument("--corpus-dir", type=Path, default=Path(".logjet/bench"), help="where corpora are kept")
     args = parser.parse_args()
@@ -72,7 +74,7 @@ def main() -> int:
     es_url = os.environ.get("LOGJET_ELASTICSEARCH_URL", "http://127.0.0.1:9200")
     stack = None
     was_running = True
-    if not bootstrap:
+    if not bootstrap and args.only != "b1":  # B1 needs no servers
         from logjet.config import load_settings
         from logjet.stack import Stack
 
@@ -85,6 +87,28 @@ def main() -> int:
     notes = {k: NOT_BUILT for k in KEYS}
     details: dict[str, object] = {}
     try:
+        if args.only in (None, "b1"):
+            batches, size = make_batches(args.b1_entries)
+            print(f"B1: {args.b1_entries:,} entries, {size / 1e6:.1f} MB of records, {len(batches)} batches",
+                  file=sys.stderr)
+            pairs = _repeat("B1 logjet | floor", args.runs,
+                            lambda: (run_logjet(batches, size), run_floor(batches, size)),
+                            lambda r: f"{r[0].per_s:,.0f} | {r[1].per_s:,.0f} entries/s per core")
+            rate = _summary([r.per_s for r, _ in pairs])
+            mbps = _summary([r.mb_per_s for r, _ in pairs])
+            floor = _summary([f.per_s for _, f in pairs])
+            ratio = _summary([r.per_s / f.per_s for r, f in pairs])
+            table += [("B1 hot path, entries/s on one core", rate, ">= 1,000,000"),
+                      ("B1 hot path, MB/s of records on one core", mbps, ""),
+                      ("B1 floor (orjson loads + dumps), entries/s", floor, ""),
+                      ("B1 logjet / floor (same run)", ratio, "")]
+            latest["b1_entries_per_s_core"] = round(rate["median"])
+            latest["b1_ratio_to_floor"] = round(ratio["median"], 4)
+            notes.pop("b1_entries_per_s_core")
+            notes.pop("b1_ratio_to_floor")
+            details["b1"] = {"entries": args.b1_entries, "bytes": size, "runs": len(pairs), "entries_per_s": rate,
+                             "mb_per_s": mbps, "floor_entries_per_s": floor, "ratio_to_floor": ratio}
+            del batches
         if args.only in (None, "b4"):
             args.corpus_dir.mkdir(parents=True, exist_ok=True)
             corpus = args.corpus_dir / "files.log"
@@ -146,7 +170,9 @@ def main() -> int:
     now = dt.datetime.now(dt.UTC)
     print(f"\n{'benchmark':<58} {'median':>10} {'min':>10} {'max':>10}  goal")
     for name, summ, goal in table:
-        print(f"{name:<58} {summ['median']:>10,.1f} {summ['min']:>10,.1f} {summ['max']:>10,.1f}  {goal}")
+        digits = 3 if summ["max"] < 10 else 1  # ratios
+        print(f"{name:<58} {summ['median']:>10,.{digits}f} {summ['min']:>10,.{digits}f} {summ['max']:>10,.{digits}f}"
+              f"  {goal}")
     latest.update({"machine": _machine(), "date": now.isoformat(timespec="seconds"), "notes": notes,
                    "details": details})
     RESULTS.mkdir(exist_ok=True)

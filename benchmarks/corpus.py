@@ -1,7 +1,13 @@
 """A deterministic corpus of realistic log lines: the same seed and size give the same bytes on every machine.
 
-Kinds: JSON application logs, access logs, Java-style application lines, syslog-file lines, and the Loghub
-samples (real production logs in tests/data/loghub; see the LICENSE kept with them).
+Kinds, in a fixed rotation: JSON application logs, access logs, Java-style application lines, syslog-file lines,
+the Loghub samples (real production logs in tests/data/loghub; see the LICENSE kept with them), Docker json-file
+records and CRI lines (as a third-party shipper passes them on), RFC 5424 and RFC 3164 syslog messages with their
+``<PRI>``, and (entries only, not file lines) multi-line Java stack traces as a multi-line rule joins them.
+
+``wire_records`` wraps entries into collector records (wire format v1) from three kinds of source: application
+files, containers (Kubernetes tags, ``log.iostream`` per entry) and a syslog listener (the sender's address and the
+facility per entry).
 """
 
 from __future__ import annotations
@@ -11,7 +17,11 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["LOGHUB_DIR", "file_lines", "loghub_lines", "write_file_corpus"]
+import orjson
+
+from logjet.wire import Batch, Entry, Source, encode_batch
+
+__all__ = ["LOGHUB_DIR", "entries", "file_lines", "loghub_lines", "wire_records", "write_file_corpus"]
 
 LOGHUB_DIR = Path(os.environ.get("LOGJET_LOGHUB_DIR", Path(__file__).resolve().parent.parent / "tests" / "data" /
                                  "loghub"))
@@ -30,11 +40,20 @@ def loghub_lines() -> list[str]:
 
 
 def file_lines(n: int, seed: int = 42) -> Iterator[str]:
-    """``n`` application-file lines, a fixed mix of kinds."""
+    """``n`` single lines, a fixed mix of kinds."""
+    return _mix(n, seed, 9)
+
+
+def entries(n: int, seed: int = 42) -> Iterator[str]:
+    """``n`` entries as a collector ships them: the single-line kinds plus multi-line stack traces."""
+    return _mix(n, seed, 10)
+
+
+def _mix(n: int, seed: int, kinds: int) -> Iterator[str]:
     rng = random.Random(seed)
     loghub = loghub_lines()
     for i in range(n):
-        k = i % 5
+        k = i % kinds
         sec, ms = i % 60, rng.randrange(1000)
         if k == 0:
             level = rng.choice(("INFO", "WARN", "ERROR"))
@@ -54,8 +73,69 @@ def file_lines(n: int, seed: int = 42) -> Iterator[str]:
             yield (f"Nov 25 14:02:{sec:02d} node-{rng.randrange(40)} sshd[{rng.randrange(1000, 60000)}]: Accepted "
                    f"publickey for deploy from 10.0.{rng.randrange(256)}.{rng.randrange(256)} port "
                    f"{rng.randrange(30000, 60000)} ssh2")
+        elif k == 4:
+            yield loghub[i // kinds % len(loghub)] if loghub else f"kernel: eth0: link up, 1000Mbps, full-duplex {i}"
+        elif k == 5:
+            inner = (f'{{"time":"2026-11-25T14:02:{sec:02d}.{ms:03d}Z","level":"info","msg":"request served",'
+                     f'"status":{rng.choice((200, 201, 404))},"duration_ms":{rng.randrange(1, 900)}}}')
+            yield orjson.dumps({"log": inner + "\n", "stream": rng.choice(("stdout", "stderr")),
+                                "time": f"2026-11-25T14:02:{sec:02d}.{ms:03d}{rng.randrange(10**6):06d}Z"}).decode()
+        elif k == 6:
+            yield (f"2026-11-25T14:02:{sec:02d}.{ms:03d}{rng.randrange(10**6):06d}Z {rng.choice(('stdout', 'stderr'))} "
+                   f"F level=info ts=2026-11-25T14:02:{sec:02d}.{ms:03d}Z caller=main.go:{rng.randrange(40, 400)} "
+                   f'msg="reconciled" objects={rng.randrange(500)}')
+        elif k == 7:
+            yield (f"<{rng.choice((134, 131, 165))}>1 2026-11-25T14:02:{sec:02d}.{ms:03d}Z node-{rng.randrange(40)} "
+                   f"{rng.choice(_SERVICES)} {rng.randrange(1000, 60000)} ID{rng.randrange(50)} "
+                   f'[exampleSDID@32473 iut="3" eventSource="Application"] user {rng.randrange(10**5)} logged in')
+        elif k == 8:
+            yield (f"<{rng.choice((13, 30, 86))}>Nov 25 14:02:{sec:02d} node-{rng.randrange(40)} "
+                   f"CRON[{rng.randrange(1000, 60000)}]: (root) CMD (run-parts /etc/cron.hourly)")
         else:
-            yield loghub[i // 5 % len(loghub)] if loghub else f"kernel: eth0: link up, 1000Mbps, full-duplex {i}"
+            frames = "".join(f"\n\tat com.shop.{rng.choice(_SERVICES)}.Handler.step{j}"
+                             f"(Handler.java:{rng.randrange(900)})" for j in range(rng.randrange(4, 12)))
+            yield (f"2026-11-25 14:02:{sec:02d},{ms:03d} ERROR [http-nio-8080-exec-{rng.randrange(200)}] "
+                   f"c.s.OrderController - request failed\njava.lang.IllegalStateException: order "
+                   f"{rng.randrange(10**6)} already closed{frames}")
+
+
+# (kind, tags) of the sources records rotate through; entries of container and syslog sources carry attrs.
+_SOURCES = ("file", "container", "syslog")
+
+
+def wire_records(n: int, per_record: int = 1000, seed: int = 42) -> Iterator[tuple[bytes, bytes, list]]:
+    """``n`` entries as collector records: (key, value, headers) of wire format v1."""
+    rng = random.Random(seed + 1)
+    now = 1_795_000_000_000_000_000
+    batch: list[Entry] = []
+    n_record = 0
+    offset = 0
+    for message in entries(n, seed):
+        kind = _SOURCES[n_record % len(_SOURCES)]
+        attrs: dict[str, str | int] | None = None
+        if kind == "container":
+            attrs = {"log.iostream": "stdout" if rng.random() < 0.8 else "stderr"}
+        elif kind == "syslog":
+            attrs = {"source.ip": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
+                     "log.syslog.facility.code": 3, "log.syslog.severity.name": "informational"}
+        batch.append(Entry(offset, now + offset, message, (), attrs))
+        offset += len(message) + 1
+        if len(batch) == per_record or offset and len(batch) + n_record * per_record == n:
+            yield encode_batch(Batch(_source(kind, n_record), batch))
+            n_record += 1
+            batch, offset = [], 0
+
+
+def _source(kind: str, i: int) -> Source:
+    if kind == "file":
+        return Source(f"file:bench:{i}", "file", "bench-host", "bench", f"/var/log/app/{_SERVICES[i % 5]}.log")
+    if kind == "container":
+        return Source(f"container:bench:{i}", "container", "bench-host", "bench", None, {
+            "container.id": f"{i:064x}", "container.name": f"{_SERVICES[i % 5]}-{i % 7}",
+            "container.image.name": f"registry.local/{_SERVICES[i % 5]}:1.{i % 9}",
+            "kubernetes.namespace": "shop", "kubernetes.pod.name": f"{_SERVICES[i % 5]}-7d9f-{i % 13}",
+            "service.name": _SERVICES[i % 5]})
+    return Source(f"syslog:bench:{i}", "syslog", "bench-host", "bench")
 
 
 def write_file_corpus(path: Path, n: int, seed: int = 42) -> int:

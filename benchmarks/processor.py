@@ -1,10 +1,10 @@
 """B2: the real `logjet process --workers K` consuming a preloaded topic, with the discard sink (everything but the
 bulk request: decode, parse, ECS mapping, JSON encoding, bulk body) and with Elasticsearch.
 
-The topic is loaded once with the corpus as collector batches (wire format v1, 1,000 entries a record, one source
-per 1,000 lines). Each run uses a new consumer group, so it reads the same records. The rate is taken from the
-workers' own metrics between the first entry and the last (process start-up and the group join are left out);
-CPU-seconds are those of the worker processes over the same span.
+The topic is loaded once with the corpus as collector records (``corpus.wire_records``: wire format v1, 1,000
+entries a record, file, container and syslog sources in turn). Each run uses a new consumer group, so it reads the
+same records. The rate is taken from the workers' own metrics between the first entry and the last (process start-up
+and the group join are left out); CPU-seconds are those of the worker processes over the same span.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ import httpx
 import psutil
 
 from benchmarks.common import free_port, metric
-from benchmarks.corpus import file_lines
+from benchmarks.corpus import wire_records
 from logjet.config import KafkaSettings
-from logjet.wire import Batch, Entry, Source
 from shippers.kafka import KafkaShipper
 
 __all__ = ["ProcessRun", "preload", "run_process"]
@@ -49,25 +48,13 @@ class ProcessRun:
 
 
 def preload(bootstrap: str, entries: int) -> str:
-    """Write ``entries`` corpus lines to a new topic as collector batches; return the topic."""
+    """Write ``entries`` corpus entries to a new topic as collector records; return the topic."""
     topic = f"bench-b2-{uuid.uuid4().hex[:8]}"
     shipper = KafkaShipper(KafkaSettings(bootstrap=bootstrap, topic=topic))
-    now = time.time_ns()
-    batch: list[Entry] = []
-    offset = 0
-    n_source = 0
-    for line in file_lines(entries):
-        batch.append(Entry(offset, now, line))
-        offset += len(line) + 1
-        if len(batch) == RECORD_ENTRIES:
-            n_source += 1
-            source = Source(f"file:bench:{n_source}", "file", "bench-host", "bench", f"/var/log/bench/{n_source}.log")
-            shipper.send(Batch(source, batch), lambda b: None)
-            batch, offset = [], 0
-    if batch:
-        shipper.send(Batch(Source(f"file:bench:{n_source + 1}", "file", "bench-host", "bench"), batch), lambda b: None)
-    if not shipper.flush(300):
-        raise RuntimeError("preloading the benchmark topic did not finish")
+    for key, value, headers in wire_records(entries, RECORD_ENTRIES):
+        shipper.produce_raw(value, key, headers)
+    if not shipper.flush(300) or shipper.raw_failures:
+        raise RuntimeError(f"preloading the benchmark topic failed: {shipper.raw_failures[:1]}")
     return topic
 
 
@@ -106,6 +93,8 @@ def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: 
                 raise RuntimeError(f"processor run failed: {err.read_text()[-2000:]}")
             count = metric(port, counter)
             if start_count is None and count > 0:
+                if count >= entries:
+                    raise RuntimeError(f"the first batch held all {entries:,} entries: too few to time (--lines)")
                 pids = _workers(proc.pid)
                 start_count, t0, cpu0 = count, time.monotonic(), _cpu(pids)
             if start_count is not None and count >= entries:

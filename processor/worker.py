@@ -18,14 +18,11 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from logjet.config import LogjetSettings
-from logjet.errors import FatalError, WireFormatError
+from logjet.errors import FatalError
 from logjet.timeparse import format_ns
-from logjet.wire import Entry, Source, decode_record
 from processor import metrics
-from processor.ecs import source_fields, to_document
-from processor.parsers import Parsed, parse_line
-from processor.parsers.user import UserParseError, UserParsers
-from shippers.elasticsearch import ElasticsearchShipper, EncodedDoc, encode_bulk, install_template, make_client
+from processor.transform import Transform
+from shippers.elasticsearch import ElasticsearchShipper, encode_bulk, install_template, make_client
 from shippers.kafka import KafkaShipper, make_consumer
 
 __all__ = ["ProcessorStats", "Worker"]
@@ -57,7 +54,7 @@ class Worker:
         self.settings = settings
         self.ps = settings.processor
         self.es_settings = settings.elasticsearch
-        self.user_parsers = UserParsers(list(self.ps.parsers))  # imports user functions: fails before any I/O
+        self.transform = Transform(self.ps, self.es_settings)  # imports user parsers: fails before any I/O
         self.consumer = consumer or make_consumer(settings.kafka, self.ps.group_id)
         self.dead_letters = KafkaShipper(settings.kafka, topic=settings.kafka.dead_letter_topic)
         self.shipper: ElasticsearchShipper | None = None
@@ -98,42 +95,11 @@ class Worker:
 
     def process(self, msgs: list[Message]) -> None:
         """Settle one consumed batch; does not commit."""
-        ingested = format_ns(time.time_ns())
-        docs: list[EncodedDoc] = []
-        dumps = orjson.dumps
-        keep_original = self.ps.keep_original
-        origins: list[tuple[Message, str, str, int]] = []  # (record, message, source id, seq) per doc
-        ds, ns = self.es_settings.dataset, self.es_settings.namespace
-        for msg in msgs:
-            self.stats.records += 1
-            _, ts_ms = msg.timestamp()
-            try:
-                batch = decode_record(msg.value(), msg.headers(), topic=msg.topic(), partition=msg.partition(),
-                                      offset=msg.offset(), timestamp_ms=ts_ms)
-            except WireFormatError as exc:
-                self._dead_letter(msg, "wire_format", f"wire format: {exc}", msg.value(), {})
-                continue
-            source = batch.source
-            base = source_fields(source)
-            for entry in batch.entries:
-                if self.user_parsers:
-                    try:
-                        parsed = self._user_parse(source, entry)
-                    except UserParseError as exc:
-                        self._dead_letter(msg, "parser", str(exc), entry.message,
-                                          {"source_id": source.id, "seq": entry.seq})
-                        continue
-                else:
-                    parsed = parse_line(entry.message, entry.time_ns)
-                doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original, base)
-                try:
-                    body = dumps(doc)
-                except orjson.JSONEncodeError as exc:  # e.g. a JSON line nested deeper than JSON encoders go
-                    self._dead_letter(msg, "unencodable", f"cannot encode the document: {exc}", entry.message,
-                                      {"source_id": source.id, "seq": entry.seq})
-                    continue
-                docs.append((doc_id, body))
-                origins.append((msg, entry.message, source.id, entry.seq))
+        self.stats.records += len(msgs)
+        out = self.transform(msgs)
+        for d in out.dead:
+            self._dead_letter(d.record, d.kind, d.reason, d.original, d.extra)
+        docs, origins = out.docs, out.origins
         self.stats.entries += len(docs)
         metrics.RECORDS_IN.inc(len(msgs))
         metrics.ENTRIES_IN.inc(len(origins))
@@ -161,13 +127,6 @@ class Worker:
             raise FatalError(f"the dead-letter topic refused records ({self.dead_letters.raw_failures[0]}); "
                              "not committing")
         self.stats.batches += 1
-
-    def _user_parse(self, source: Source, entry: Entry) -> Parsed:
-        found = self.user_parsers.parse(source, entry)
-        if found is None:
-            return parse_line(entry.message, entry.time_ns)
-        message, time_ns, level, fields = found
-        return Parsed(message, time_ns, level, fields)
 
     def _commit(self, msgs: list[Message]) -> None:
         last: dict[tuple[str, int], int] = {}
