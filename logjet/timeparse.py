@@ -16,14 +16,29 @@ MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", 
 MAX_NS = 2**63 - 1
 
 
+# (year, month, day) -> seconds since the epoch at its midnight, for days that exist; bounded like _SECONDS.
+_DAYS: dict[tuple[int, int, int], int] = {}
+
+
+def _day_s(year: int, month: int, day: int) -> int:
+    key = (year, month, day)
+    secs = _DAYS.get(key)
+    if secs is None:
+        # timegm would roll 2024-02-31 over into March instead of refusing it.
+        if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
+            raise ValueError("not a valid date and time")
+        if len(_DAYS) >= _SECONDS_MAX:
+            _DAYS.clear()
+        secs = _DAYS[key] = calendar.timegm((year, month, day, 0, 0, 0, 0, 0, 0))
+    return secs
+
+
 def to_ns(year: int, month: int, day: int, hour: int, minute: int, second: int, frac: str = "",
           offset_minutes: int = 0) -> int:
     """Nanoseconds since the epoch; ValueError for a date that does not exist or that date_nanos cannot hold."""
-    # timegm would roll 2024-02-31 25:99 over into March instead of refusing it.
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour <= 23 and minute <= 59
-            and second <= 60):
+    if not (0 <= hour <= 23 and 0 <= minute <= 59 and 0 <= second <= 60):
         raise ValueError("not a valid date and time")
-    secs = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset_minutes * 60
+    secs = _day_s(year, month, day) + hour * 3600 + minute * 60 + second - offset_minutes * 60
     nanos = int((frac + "000000000")[:9]) if frac else 0
     ns = secs * 1_000_000_000 + nanos
     if not 0 <= ns <= MAX_NS:
@@ -31,16 +46,19 @@ def to_ns(year: int, month: int, day: int, hour: int, minute: int, second: int, 
     return ns
 
 
-_last: tuple[int, str] = (-1, "")
+# Seconds -> "YYYY-MM-DDTHH:MM:SS". A batch's entries share a few seconds (the collector's and the lines' own), so a
+# small cache answers nearly every call; it is emptied when full rather than tracked per key.
+_SECONDS: dict[int, str] = {}
+_SECONDS_MAX = 4096
 
 
 def format_ns(ns: int) -> str:
-    global _last
     secs, nanos = divmod(ns, 1_000_000_000)
-    last_secs, prefix = _last
-    if secs != last_secs:  # entries of a batch mostly share their second: format it once
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-        _last = (secs, prefix)
+    prefix = _SECONDS.get(secs)
+    if prefix is None:
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        prefix = _SECONDS[secs] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
     return f"{prefix}.{nanos:09d}Z"
 
 

@@ -48,6 +48,7 @@ FLAG_INVALID_UTF8 = "invalid_utf8"
 FLAG_MALFORMED = "malformed"
 
 AttrValue = str | int | float | bool
+_ATTR_TYPES = frozenset((str, int, float, bool))  # JSON decoding yields exactly these types, never subclasses
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +147,13 @@ def _decode_entry(raw: Any) -> Entry:
         raise WireFormatError("entry fields must be [int, int, string]")
     flags: tuple[str, ...] = ()
     if len(raw) >= 4:
-        if not isinstance(raw[3], list) or not all(isinstance(f, str) for f in raw[3]):
+        if type(raw[3]) is not list or not all(type(f) is str for f in raw[3]):
             raise WireFormatError("entry flags must be a list of strings")
         flags = tuple(raw[3])
     attrs = None
     if len(raw) == 5:
         attrs = raw[4]
-        if not isinstance(attrs, dict) or not all(
-            isinstance(v, str | int | float | bool) and k for k, v in attrs.items()
-        ):
+        if type(attrs) is not dict or not all(type(v) in _ATTR_TYPES and k for k, v in attrs.items()):
             raise WireFormatError("entry attrs must be an object of non-empty keys to strings, numbers or booleans")
     return Entry(seq, time_ns, message, flags, attrs)
 

@@ -38,27 +38,48 @@ def _label(doc: dict[str, Any], key: str, value: Any, shared: set[str] | None) -
     doc.setdefault("labels", {})[key.replace(".", "_")] = value
 
 
+# key -> its path parts, or None when it goes under ``labels``. Keys are mostly the same few ECS paths, so each is
+# split and checked once; the bound keeps arbitrary keys (a JSON line's) from growing it without end.
+_PATHS: dict[str, tuple[str, ...] | None] = {}
+_PATHS_MAX = 4096
+
+
+def _path(key: str) -> tuple[str, ...] | None:
+    parts = key.split(".")
+    path = None if (len(parts) == 1 or parts[0] in _RESERVED or key in _RESERVED_PATHS or not all(parts)) \
+        else tuple(parts)
+    if len(_PATHS) < _PATHS_MAX:
+        _PATHS[key] = path
+    return path
+
+
 def _merge(doc: dict[str, Any], fields: Mapping[str, Any], shared: set[str] | None = None) -> None:
     """Nest dotted ECS paths into ``doc``; undotted keys, reserved roots and clashes go under ``labels``.
 
     Roots named in ``shared`` are subtrees shared with other documents of the same source: copied before the first
     write.
     """
+    paths = _PATHS
     for key, value in fields.items():
-        parts = key.split(".")
-        if len(parts) == 1 or parts[0] in _RESERVED or key in _RESERVED_PATHS or not all(parts):
+        parts = paths[key] if key in paths else _path(key)
+        if parts is None:
             _label(doc, key, value, shared)
             continue
-        _own(doc, parts[0], shared)
+        root = parts[0]
+        if shared and root in shared:
+            doc[root] = _copy(doc[root])
+            shared.discard(root)
         node = doc
         for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif type(child) is not dict:
                 _label(doc, key, value, shared)
                 break
             node = child
         else:
-            if isinstance(node.get(parts[-1]), dict):
+            if type(node.get(parts[-1])) is dict:
                 _label(doc, key, value, shared)
             else:
                 node[parts[-1]] = value
