@@ -20,8 +20,10 @@ import orjson
 from benchmarks.api_latency import LatencyResult, run_api_latency
 from benchmarks.collector import run_files
 from benchmarks.corpus import LOGHUB_DIR, write_file_corpus
+from benchmarks.end_to_end import bulk_bodies, run_ceiling, run_e2e
 from benchmarks.hot_path import make_batches, run_floor, run_logjet
 from benchmarks.processor import preload, run_process
+from logjet.config import ProcessorSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Keys of latest.json: every benchmark of the plan, measured or null with the reason in notes.
@@ -65,7 +67,10 @@ def main() -> int:
     parser.add_argument("--es-entries", type=int, default=200_000, help="entries per run into Elasticsearch")
     parser.add_argument("--runs", type=int, default=5, help="measured runs per benchmark (after one warm-up)")
     parser.add_argument("--b1-entries", type=int, default=1_000_000, help="entries of the B1 hot-path runs")
-    parser.add_argument("--only", choices=("b1", "b2", "b4", "api"), help="run one benchmark only")
+    parser.add_argument("--e2e-lines", type=int, default=1_000_000, help="corpus lines of each B3 run")
+    parser.add_argument("--e2e-workers", type=int, default=1, help="processor workers of B3 (Elasticsearch shares "
+                        "the cores: one worker was the faster on 2 cores)")
+    parser.add_argument("--only", choices=("b1", "b2", "b3", "b4", "api"), help="run one benchmark only")
     parser.add_argument("--api-documents", type=int, default=1_000_000, help="documents behind the API latency run")
     parser.add_argument("--corpus-dir", type=Path, default=Path(".logjet/bench"), help="where corpora are kept")
     args = parser.parse_args()
@@ -151,6 +156,36 @@ def main() -> int:
                         k = key.format("1_worker" if workers == 1 else "2_workers")
                         latest[k] = round(rate["median"])
                         notes.pop(k, None)
+        if args.only in (None, "b3"):
+            args.corpus_dir.mkdir(parents=True, exist_ok=True)
+            corpus = args.corpus_dir / "e2e.log"
+            write_file_corpus(corpus, args.e2e_lines)
+            bodies = bulk_bodies(args.e2e_lines)
+            concurrency = args.e2e_workers * ProcessorSettings().bulk_concurrency
+            print(f"B3: {args.e2e_lines:,} lines, {args.e2e_workers} worker(s); ceiling: {len(bodies)} bulk bodies, "
+                  f"{concurrency} in flight", file=sys.stderr)
+            pairs = _repeat("B3 pipeline | ceiling", args.runs,
+                            lambda: (run_e2e(corpus, args.e2e_lines, bootstrap, es_url, args.e2e_workers),
+                                     run_ceiling(es_url, bodies, concurrency)),
+                            lambda r: f"{r[0].steady_per_s:,.0f} (whole run {r[0].per_s:,.0f}) | "
+                                      f"{r[1].per_s:,.0f} documents/s")
+            steady = _summary([e.steady_per_s for e, _ in pairs])
+            whole = _summary([e.per_s for e, _ in pairs])
+            ceiling = _summary([c.per_s for _, c in pairs])
+            ratio = _summary([e.steady_per_s / c.per_s for e, c in pairs])
+            table += [("B3 files -> Kafka -> processor -> ES, steady entries/s", steady, ""),
+                      ("B3 the same, whole run (ramp included), entries/s", whole, ""),
+                      ("B3 Elasticsearch ceiling (pre-encoded bulk), docs/s", ceiling, ""),
+                      ("B3 pipeline / ceiling (same run)", ratio, ">= 0.9")]
+            latest["b3_entries_per_s"] = round(steady["median"])
+            latest["b3_ratio_to_es_ceiling"] = round(ratio["median"], 4)
+            notes.pop("b3_entries_per_s")
+            notes.pop("b3_ratio_to_es_ceiling")
+            details["b3"] = {"lines": args.e2e_lines, "runs": len(pairs), "workers": args.e2e_workers,
+                             "bulk_in_flight": concurrency, "steady_entries_per_s": steady,
+                             "whole_run_entries_per_s": whole, "ceiling_docs_per_s": ceiling,
+                             "ratio_to_ceiling": ratio}
+            del bodies
         if args.only in (None, "api"):
             print(f"API latency: {args.api_documents:,} documents", file=sys.stderr)
             lat = run_api_latency(es_url, bootstrap, args.api_documents)

@@ -10,7 +10,6 @@ and the group join are left out); CPU-seconds are those of the worker processes 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,12 +21,13 @@ from pathlib import Path
 import httpx
 import psutil
 
+from benchmarks.collector import stop
 from benchmarks.common import free_port, metric
 from benchmarks.corpus import wire_records
 from logjet.config import KafkaSettings
 from shippers.kafka import KafkaShipper
 
-__all__ = ["ProcessRun", "preload", "run_process"]
+__all__ = ["ProcessRun", "drop_data_stream", "preload", "run_process", "start_processor"]
 
 RECORD_ENTRIES = 1000
 
@@ -69,10 +69,9 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: int, sink: str,
-                timeout_s: float = 900) -> ProcessRun:
-    port = free_port()
-    tag = uuid.uuid4().hex[:8]
+def start_processor(bootstrap: str, es_url: str, topic: str, workers: int, sink: str, tag: str, port: int,
+                    err: Path) -> subprocess.Popen:
+    """``logjet process --workers K`` on ``topic``, into the data stream logs-bench<tag>-default."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
     env.update({
         "LOGJET_KAFKA_BOOTSTRAP": bootstrap, "LOGJET_KAFKA_TOPIC": topic,
@@ -81,10 +80,22 @@ def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: 
         "LOGJET_PROCESSOR_GROUP_ID": f"bench-{tag}", "LOGJET_PROCESSOR_SINK": sink,
         "LOGJET_PROCESSOR_METRICS_PORT": str(port), "LOGJET_LOG_LEVEL": "WARNING",
     })
+    return subprocess.Popen([sys.executable, "-m", "logjet", "process", "--workers", str(workers)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=err.open("wb"))
+
+
+def drop_data_stream(es_url: str, tag: str) -> None:
+    # The backing indices: this cluster has no data stream API to delete through.
+    httpx.delete(f"{es_url}/.ds-logs-bench{tag}-*", params={"expand_wildcards": "all"}, timeout=120)
+
+
+def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: int, sink: str,
+                timeout_s: float = 900) -> ProcessRun:
+    port = free_port()
+    tag = uuid.uuid4().hex[:8]
     counter = "logjet_processor_entries_in_total" if sink == "discard" else "logjet_processor_documents_indexed_total"
     err = Path(tempfile.mkstemp(prefix="logjet-b2-", suffix=".err")[1])
-    proc = subprocess.Popen([sys.executable, "-m", "logjet", "process", "--workers", str(workers)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=err.open("wb"))
+    proc = start_processor(bootstrap, es_url, topic, workers, sink, tag, port, err)
     try:
         deadline = time.monotonic() + timeout_s
         start_count, t0, cpu0 = None, 0.0, 0.0
@@ -102,15 +113,10 @@ def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: 
                 return ProcessRun(int(count - start_count), wall, cpu)
             time.sleep(0.05)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proc, 60)
         err.unlink(missing_ok=True)
-        if sink != "discard":  # the backing indices: this cluster has no data stream API to delete through
-            httpx.delete(f"{es_url}/.ds-logs-bench{tag}-*", params={"expand_wildcards": "all"})
+        if sink != "discard":
+            drop_data_stream(es_url, tag)
 
 
 def _workers(pid: int) -> list[int]:
