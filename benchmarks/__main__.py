@@ -18,8 +18,8 @@ from pathlib import Path
 import orjson
 
 from benchmarks.api_latency import LatencyResult, run_api_latency
-from benchmarks.collector import run_files
-from benchmarks.corpus import LOGHUB_DIR, write_file_corpus
+from benchmarks.collector import run_files, run_syslog
+from benchmarks.corpus import LOGHUB_DIR, syslog_messages, write_file_corpus
 from benchmarks.end_to_end import bulk_bodies, run_ceiling, run_e2e
 from benchmarks.hot_path import make_batches, run_floor, run_logjet
 from benchmarks.processor import preload, run_process
@@ -70,6 +70,8 @@ def main() -> int:
     parser.add_argument("--e2e-lines", type=int, default=1_000_000, help="corpus lines of each B3 run")
     parser.add_argument("--e2e-workers", type=int, default=1, help="processor workers of B3 (Elasticsearch shares "
                         "the cores: one worker was the faster on 2 cores)")
+    parser.add_argument("--syslog-messages", type=int, default=500_000, help="messages of each B4 syslog run")
+    parser.add_argument("--udp-rate", type=int, default=50_000, help="datagrams/s the B4 UDP sender paces itself to")
     parser.add_argument("--only", choices=("b1", "b2", "b3", "b4", "api"), help="run one benchmark only")
     parser.add_argument("--api-documents", type=int, default=1_000_000, help="documents behind the API latency run")
     parser.add_argument("--corpus-dir", type=Path, default=Path(".logjet/bench"), help="where corpora are kept")
@@ -135,6 +137,24 @@ def main() -> int:
                                    "lines_per_s_wall": wall, "mb_per_s_wall": mbps,
                                    "settings": "collector defaults (batch 2000 entries / 512 KiB, zstd, acks=all, "
                                                "idempotence), Kafka 4.1.1 local single broker"}
+        if args.only in (None, "b4"):
+            messages = syslog_messages(args.syslog_messages)
+            for protocol in ("tcp", "udp"):
+                runs = _repeat(f"B4 syslog {protocol}", args.runs,
+                               lambda protocol=protocol: run_syslog(protocol, messages, bootstrap, args.udp_rate),
+                               lambda r: f"{r.lines_per_s_core:,.0f} lines/s/core, {r.acked:,} of {r.sent:,} "
+                                         f"delivered, {r.lines_per_s:,.0f} lines/s wall")
+                core = _summary([r.lines_per_s_core for r in runs])
+                lost = _summary([(r.sent - r.acked) / r.sent * 100 for r in runs])
+                table.append((f"B4 syslog {protocol.upper()} -> Kafka, lines/s per core", core, ">= rsyslog"))
+                if protocol == "udp":
+                    table.append((f"B4 syslog UDP at {args.udp_rate:,}/s: % lost", lost, ""))
+                details[f"b4_syslog_{protocol}"] = {
+                    "messages": len(messages), "runs": len(runs), "lines_per_s_core": core,
+                    "lines_per_s_wall": _summary([r.lines_per_s for r in runs]), "percent_lost": lost,
+                    "settings": "one TCP connection, newline framing" if protocol == "tcp"
+                    else f"datagrams paced at {args.udp_rate:,}/s"}
+            del messages
         if args.only in (None, "b2"):
             topic = preload(bootstrap, args.lines)
             print(f"B2: topic {topic} preloaded with {args.lines:,} entries", file=sys.stderr)

@@ -21,7 +21,8 @@ import orjson
 
 from logjet.wire import Batch, Entry, Source, encode_batch
 
-__all__ = ["LOGHUB_DIR", "entries", "file_lines", "loghub_lines", "wire_records", "write_file_corpus"]
+__all__ = ["LOGHUB_DIR", "entries", "file_lines", "loghub_lines", "syslog_messages", "wire_records",
+           "write_file_corpus"]
 
 LOGHUB_DIR = Path(os.environ.get("LOGJET_LOGHUB_DIR", Path(__file__).resolve().parent.parent / "tests" / "data" /
                                  "loghub"))
@@ -97,6 +98,21 @@ def _mix(n: int, seed: int, kinds: int) -> Iterator[str]:
             yield (f"2026-11-25 14:02:{sec:02d},{ms:03d} ERROR [http-nio-8080-exec-{rng.randrange(200)}] "
                    f"c.s.OrderController - request failed\njava.lang.IllegalStateException: order "
                    f"{rng.randrange(10**6)} already closed{frames}")
+
+
+def syslog_messages(n: int, seed: int = 42) -> list[bytes]:
+    """``n`` syslog messages: the file lines as the MSG of RFC 5424 and RFC 3164 messages in turn (those already
+    framed as syslog, as they are)."""
+    out: list[bytes] = []
+    for i, line in enumerate(file_lines(n, seed)):
+        if not line.startswith("<"):
+            app, host, pid, sec = _SERVICES[i % 5], f"node-{i % 40}", 1000 + i % 9000, i % 60
+            if i % 2:
+                line = f"<14>1 2026-11-25T14:02:{sec:02d}.{i % 1000:03d}Z {host} {app} {pid} - - {line}"
+            else:
+                line = f"<13>Nov 25 14:02:{sec:02d} {host} {app}[{pid}]: {line}"
+        out.append(line.encode())
+    return out
 
 
 # (kind, tags) of the sources records rotate through; entries of container and syslog sources carry attrs.
