@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
+
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from logjet import wire
 from logjet.errors import WireFormatError
 from logjet.wire import HEADER_VERSION, Batch, Entry, Source, decode_record, encode_batch, entry_id
 
@@ -93,3 +96,34 @@ def test_entry_attrs_round_trip_and_are_validated() -> None:
     bad = value.replace(b'{"log.syslog.severity.code":3', b'{"log.syslog.severity.code":[3]')
     with pytest.raises(WireFormatError, match="attrs"):
         decode_record(bad, headers, topic="t", partition=0, offset=0, timestamp_ms=0)
+
+
+_json_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
+                         st.text(max_size=5))
+_entry_like = st.lists(st.one_of(_json_scalar, st.lists(st.one_of(st.text(max_size=3), st.integers()), max_size=2),
+                                 st.dictionaries(st.text(max_size=3), _json_scalar, max_size=2)), max_size=6)
+
+
+_int = st.one_of(st.integers(-(2**66), 2**66), st.booleans(), st.floats(allow_nan=False))
+_near_valid = st.tuples(_int, _int, st.one_of(st.text(max_size=5), st.none())).map(list) | st.tuples(
+    st.integers(), st.integers(), st.text(max_size=5), st.lists(st.one_of(st.text(max_size=3), st.integers()),
+                                                                 max_size=2),
+    st.one_of(st.none(), st.dictionaries(st.text(max_size=3), _json_scalar, max_size=2))).map(list)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.one_of(_near_valid, _entry_like, _json_scalar), max_size=4),
+       st.sampled_from([1, 2, 1.0, "1", None]))
+@example([[2**70, 2, "x"]], 1)
+@example([[2**64 - 1, -(2**63), "x", [], {"k": 2**64}]], 1)
+def test_fast_decoder_agrees_with_the_checked_one(entries: list, version: object) -> None:
+    """Records are decoded by msgspec, falling back to the step-by-step checks on any error: both must accept and
+    refuse the same records, with the same result."""
+    value = json.dumps({"v": version, "source": {"id": "s", "kind": "file"}, "entries": entries}).encode()
+    outcomes = []
+    for decode in (wire._decode_logjet, wire._decode_logjet_checked):
+        try:
+            outcomes.append(decode(value))
+        except WireFormatError as exc:
+            outcomes.append(type(exc))
+    assert outcomes[0] == outcomes[1]
