@@ -12,6 +12,7 @@ facility per entry).
 
 from __future__ import annotations
 
+import calendar
 import os
 import random
 from collections.abc import Iterator
@@ -122,7 +123,7 @@ _SOURCES = ("file", "container", "syslog")
 def wire_records(n: int, per_record: int = 1000, seed: int = 42) -> Iterator[tuple[bytes, bytes, list]]:
     """``n`` entries as collector records: (key, value, headers) of wire format v1."""
     rng = random.Random(seed + 1)
-    now = 1_795_000_000_000_000_000
+    now = calendar.timegm((2026, 11, 25, 14, 3, 0)) * 1_000_000_000  # the corpus lines' own day
     batch: list[Entry] = []
     n_record = 0
     offset = 0

@@ -6,7 +6,8 @@ parse, ECS mapping, JSON encoding of each document) and ``encode_bulk`` (the bul
 worker's (``batch_max_bytes``). The floor, timed in the same run on the same record bytes: ``orjson.loads`` of each
 record and ``orjson.dumps`` of each entry, joined into one body: the JSON work no pipeline can avoid.
 
-Time is this process's CPU time (one thread: one core).
+Time is this process's CPU time (one thread: one core). The garbage collector is set as in a worker
+(``processor.transform.tune_gc``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import orjson
 
 from benchmarks.corpus import wire_records
 from logjet.config import ElasticsearchSettings, ProcessorSettings
-from processor.transform import Transform
+from processor.transform import Transform, tune_gc
 from shippers.elasticsearch import encode_bulk
 
 __all__ = ["HotPathRun", "StandInRecord", "make_batches", "run_floor", "run_logjet"]
@@ -86,6 +87,7 @@ def make_batches(entries: int) -> tuple[list[list[StandInRecord]], int]:
 
 def run_logjet(batches: list[list[StandInRecord]], size: int) -> HotPathRun:
     transform = Transform(ProcessorSettings(), ElasticsearchSettings())
+    tune_gc()
     n = 0
     t0 = time.process_time()
     for batch in batches:

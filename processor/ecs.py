@@ -7,7 +7,7 @@ document ``_id``, so a replayed entry is recognised.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from logjet.timeparse import format_ns
@@ -100,29 +100,39 @@ def source_fields(source: Source) -> dict[str, Any]:
     return base
 
 
+# (dataset, namespace) -> the data_stream object every document of that stream carries; shared, never written to
+# (data_stream is a reserved root: nothing is merged into it).
+_STREAMS: dict[tuple[str, str], dict[str, str]] = {}
+
+
 def to_document(source: Source, entry: Entry, parsed: Parsed, dataset: str, namespace: str,
                 ingested: str, keep_original: bool = False,
-                base: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-    """The document id and the ECS document of one entry; ``base`` is ``source_fields(source)``, computed once
-    per source by the caller (it is never modified here)."""
+                base: dict[str, Any] | None = None,
+                ids: Callable[[int], str] | None = None) -> tuple[str, dict[str, Any]]:
+    """The document id and the ECS document of one entry; ``base`` is ``source_fields(source)`` and ``ids`` is
+    ``entry_ids(source.id)``, both made once per source by the caller (``base`` is never modified here)."""
     if base is None:
         base = source_fields(source)
-    doc_id = entry_id(source.id, entry.seq)
+    seq = entry.seq
+    doc_id = ids(seq) if ids is not None else entry_id(source.id, seq)
     level = parsed.level
-    if level is None and entry.attrs:  # a syslog message's severity, when its text names no level
-        severity = entry.attrs.get("log.syslog.severity.name")
+    attrs = entry.attrs
+    if level is None and attrs:  # a syslog message's severity, when its text names no level
+        severity = attrs.get("log.syslog.severity.name")
         level = SYSLOG_LEVEL.get(severity) if isinstance(severity, str) else None
-    log: dict[str, Any] = {"offset": entry.seq}
-    if level:
-        log["level"] = level
-    event: dict[str, Any] = {"id": doc_id, "ingested": ingested, "created": format_ns(entry.time_ns)}
+    log: dict[str, Any] = {"offset": seq, "level": level} if level else {"offset": seq}
+    created = format_ns(entry.time_ns)
+    event: dict[str, Any] = {"id": doc_id, "ingested": ingested, "created": created}
+    stream = _STREAMS.get((dataset, namespace))
+    if stream is None:
+        stream = _STREAMS[(dataset, namespace)] = {"type": "logs", "dataset": dataset, "namespace": namespace}
     doc: dict[str, Any] = {
-        "@timestamp": format_ns(parsed.time_ns) if parsed.time_ns is not None else event["created"],
+        "@timestamp": format_ns(parsed.time_ns) if parsed.time_ns is not None else created,
         "message": parsed.message,
         "event": event,
         "log": log,
-        "data_stream": {"type": "logs", "dataset": dataset, "namespace": namespace},
-        "logjet": {"source": {"id": source.id, "kind": source.kind}, "seq": entry.seq},
+        "data_stream": stream,
+        "logjet": {"source": {"id": source.id, "kind": source.kind}, "seq": seq},
     }
     shared: set[str] = set()
     for key, value in base.items():
@@ -131,8 +141,8 @@ def to_document(source: Source, entry: Entry, parsed: Parsed, dataset: str, name
         else:
             doc[key] = value
             shared.add(key)
-    if entry.attrs:
-        _merge(doc, entry.attrs, shared)
+    if attrs:
+        _merge(doc, attrs, shared)
     if entry.flags:
         doc["logjet"]["flags"] = list(entry.flags)
     if parsed.fields:

@@ -42,6 +42,7 @@ def _worker_main(settings_json: bytes, index: int) -> None:
 
     from logjet.config import LogjetSettings
     from logjet.errors import ConfigError
+    from processor.transform import tune_gc
     from processor.worker import Worker
 
     logging.basicConfig(level=os.environ.get("LOGJET_LOG_LEVEL", "INFO").upper(), stream=sys.stderr,
@@ -55,7 +56,9 @@ def _worker_main(settings_json: bytes, index: int) -> None:
         signal.signal(sig, lambda *_: stop.set())
     settings = LogjetSettings.model_validate_json(settings_json)
     try:
-        Worker(settings).run(stop)
+        worker = Worker(settings)
+        tune_gc()
+        worker.run(stop)
     except ConfigError as exc:
         # Restarting cannot fix a configuration: say so with the exit code the supervisor stops on.
         logging.getLogger("logjet.processor").error("configuration error: %s", exc)

@@ -6,6 +6,7 @@ exact code in one process.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,13 +17,25 @@ import orjson
 from logjet.config import ElasticsearchSettings, ProcessorSettings
 from logjet.errors import WireFormatError
 from logjet.timeparse import format_ns
-from logjet.wire import Entry, Source, decode_record
+from logjet.wire import Entry, Source, decode_record, entry_ids
 from processor.ecs import source_fields, to_document
 from processor.parsers import Parsed, parse_line
 from processor.parsers.user import UserParseError, UserParsers
 from shippers.elasticsearch import EncodedDoc
 
-__all__ = ["DeadLetter", "Record", "Transform", "Transformed"]
+__all__ = ["DeadLetter", "Record", "Transform", "Transformed", "tune_gc"]
+
+# A batch holds up to ~100,000 documents of small dicts alive at once, and nearly all of it is freed by reference
+# counting when the batch ends. CPython's default thresholds (700, 10, 10) make the collector walk those live objects
+# again and again for cycles that are not there: measured, 9% of a worker's CPU on the B1 corpus.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Set a worker process's garbage collector for batch work: start-up objects frozen, longer generations."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class Record(Protocol):
@@ -76,6 +89,7 @@ class Transform:
                 continue
             source = batch.source
             base = source_fields(source)
+            ids = entry_ids(source.id)
             for entry in batch.entries:
                 if user:
                     try:
@@ -86,7 +100,7 @@ class Transform:
                         continue
                 else:
                     parsed = parse_line(entry.message, entry.time_ns)
-                doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original, base)
+                doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original, base, ids)
                 try:
                     body = dumps(doc)
                 except orjson.JSONEncodeError as exc:  # e.g. a JSON line nested deeper than JSON encoders go

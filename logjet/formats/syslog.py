@@ -43,7 +43,7 @@ class Parsed:
     flags: tuple[str, ...] = ()
 
 
-def _pri_attrs(pri: int) -> dict[str, AttrValue]:
+def _build_pri_attrs(pri: int) -> dict[str, AttrValue]:
     facility, severity = divmod(pri, 8)
     return {
         "log.syslog.priority": pri,
@@ -52,6 +52,13 @@ def _pri_attrs(pri: int) -> dict[str, AttrValue]:
         "log.syslog.severity.code": severity,
         "log.syslog.severity.name": SEVERITIES[severity],
     }
+
+
+_PRI_ATTRS = [_build_pri_attrs(pri) for pri in range(192)]
+
+
+def _pri_attrs(pri: int) -> dict[str, AttrValue]:
+    return _PRI_ATTRS[pri].copy()  # a copy: the caller adds this message's own attrs
 
 
 def _text(raw: bytes) -> tuple[str, tuple[str, ...]]:

@@ -127,3 +127,8 @@ def test_fast_decoder_agrees_with_the_checked_one(entries: list, version: object
         except WireFormatError as exc:
             outcomes.append(type(exc))
     assert outcomes[0] == outcomes[1]
+
+
+@given(st.text(max_size=40), st.integers(min_value=-(2**63), max_value=2**64))
+def test_per_source_ids_equal_entry_id(source_id: str, seq: int) -> None:
+    assert wire.entry_ids(source_id)(seq) == entry_id(source_id, seq)
