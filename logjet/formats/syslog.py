@@ -76,7 +76,7 @@ def _structured_data(raw: bytes) -> tuple[dict[str, dict[str, str]], bytes] | No
         if m is None:
             return None
         params = {
-            k.decode("utf-8", "replace"): _SD_UNESCAPE.sub(rb"\1", v).decode("utf-8", "replace")
+            k.decode("utf-8", "replace"): (_SD_UNESCAPE.sub(rb"\1", v) if b"\\" in v else v).decode("utf-8", "replace")
             for k, v in _SD_PARAM.findall(m.group(2))
         }
         out[m.group(1).decode("utf-8", "replace")] = params

@@ -15,6 +15,8 @@ _ACCESS = re.compile(
     r'(?P<bytes>\d+|-)(?: "(?P<referrer>[^"\\]*(?:\\.[^"\\]*)*)" "(?P<agent>[^"\\]*(?:\\.[^"\\]*)*)")?'
 )
 
+_IP = re.compile(r"[\d.]+|[0-9a-fA-F:]+")
+
 
 def parse_access(line: str) -> tuple[int, dict[str, Any]] | None:
     """(timestamp, ECS fields) of an access-log line, or None when it is not one."""
@@ -28,7 +30,7 @@ def parse_access(line: str) -> tuple[int, dict[str, Any]] | None:
     except ValueError:
         return None
     fields: dict[str, Any] = {"source.address": m["client"], "http.response.status_code": int(m["status"])}
-    if re.fullmatch(r"[\d.]+|[0-9a-fA-F:]+", m["client"]) and ("." in m["client"] or ":" in m["client"]):
+    if _IP.fullmatch(m["client"]) and ("." in m["client"] or ":" in m["client"]):
         fields["source.ip"] = m["client"]
     if m["user"] != "-":
         fields["user.name"] = m["user"]

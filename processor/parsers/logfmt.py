@@ -22,6 +22,9 @@ def parse_logfmt(line: str) -> dict[str, str] | None:
                 return None
             break
         quoted, bare = m.group(2), m.group(3)
-        pairs[m.group(1)] = _UNESCAPE.sub(r"\1", quoted) if quoted is not None else bare
+        if quoted is None:
+            pairs[m.group(1)] = bare
+        else:
+            pairs[m.group(1)] = _UNESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted
         pos = m.end()
     return pairs if len(pairs) >= 2 else None
