@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks import rsyslog
 from benchmarks.api_latency import LatencyResult, run_api_latency
 from benchmarks.collector import run_files, run_syslog
 from benchmarks.corpus import LOGHUB_DIR, syslog_messages, write_file_corpus
@@ -46,6 +47,19 @@ def _machine() -> dict[str, object]:
             "kernel": platform.release()}
 
 
+def _versions(stack) -> dict[str, str | None]:  # noqa: ANN001 - logjet.stack.Stack or None
+    import confluent_kafka
+    import elasticsearch
+    import msgspec
+
+    return {"python": platform.python_version(),
+            "kafka": stack.kafka.installed_version() if stack else "external",
+            "elasticsearch": stack.elasticsearch_version() if stack else "external",
+            "confluent_kafka": confluent_kafka.version()[0], "librdkafka": confluent_kafka.libversion()[0],
+            "elasticsearch_py": elasticsearch.__versionstr__, "orjson": orjson.__version__,
+            "msgspec": msgspec.__version__}
+
+
 def _summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -64,7 +78,7 @@ def _repeat(label: str, runs: int, fn, show) -> list:  # noqa: ANN001
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000, help="corpus size for B4 files and B2")
-    parser.add_argument("--es-entries", type=int, default=200_000, help="entries per run into Elasticsearch")
+    parser.add_argument("--es-entries", type=int, default=500_000, help="entries of each B5 run (into Elasticsearch)")
     parser.add_argument("--runs", type=int, default=5, help="measured runs per benchmark (after one warm-up)")
     parser.add_argument("--b1-entries", type=int, default=1_000_000, help="entries of the B1 hot-path runs")
     parser.add_argument("--e2e-lines", type=int, default=1_000_000, help="corpus lines of each B3 run")
@@ -72,7 +86,7 @@ def main() -> int:
                         "the cores: one worker was the faster on 2 cores)")
     parser.add_argument("--syslog-messages", type=int, default=500_000, help="messages of each B4 syslog run")
     parser.add_argument("--udp-rate", type=int, default=50_000, help="datagrams/s the B4 UDP sender paces itself to")
-    parser.add_argument("--only", choices=("b1", "b2", "b3", "b4", "api"), help="run one benchmark only")
+    parser.add_argument("--only", choices=("b1", "b2", "b3", "b4", "b5", "api"), help="run one benchmark only")
     parser.add_argument("--api-documents", type=int, default=1_000_000, help="documents behind the API latency run")
     parser.add_argument("--corpus-dir", type=Path, default=Path(".logjet/bench"), help="where corpora are kept")
     args = parser.parse_args()
@@ -93,6 +107,7 @@ def main() -> int:
     latest: dict[str, object] = {k: None for k in KEYS}
     notes = {k: NOT_BUILT for k in KEYS}
     details: dict[str, object] = {}
+    machine_versions = _versions(stack)
     try:
         if args.only in (None, "b1"):
             batches, size = make_batches(args.b1_entries)
@@ -116,66 +131,128 @@ def main() -> int:
             details["b1"] = {"entries": args.b1_entries, "bytes": size, "runs": len(pairs), "entries_per_s": rate,
                              "mb_per_s": mbps, "floor_entries_per_s": floor, "ratio_to_floor": ratio}
             del batches
+        peer = rsyslog.available() if args.only in (None, "b4", "b5") else None
+        if peer is not None:
+            print(f"rsyslog peer not run: {peer}", file=sys.stderr)
+        else:
+            machine_versions["rsyslog"] = rsyslog.version()
         if args.only in (None, "b4"):
             args.corpus_dir.mkdir(parents=True, exist_ok=True)
             corpus = args.corpus_dir / "files.log"
             size = write_file_corpus(corpus, args.lines)
             print(f"B4 files: corpus {args.lines:,} lines, {size / 1e6:.1f} MB (Loghub samples from {LOGHUB_DIR})",
                   file=sys.stderr)
-            runs = _repeat("B4 files", args.runs, lambda: run_files(corpus, args.lines, bootstrap),
-                           lambda r: f"{r.lines_per_s_core:,.0f} lines/s/core, {r.lines_per_s:,.0f} lines/s wall")
-            core = _summary([r.lines_per_s_core for r in runs])
-            wall = _summary([r.lines_per_s for r in runs])
-            mbps = _summary([r.bytes / r.wall_s / 1e6 for r in runs])
-            table += [("B4 files -> Kafka, lines/s per core", core, ">= rsyslog (peer not run yet)"),
+            pairs = _repeat("B4 files logjet | rsyslog", args.runs,
+                            lambda: (run_files(corpus, args.lines, bootstrap),
+                                     None if peer else rsyslog.run_files(corpus, args.lines, bootstrap)),
+                            lambda r: f"{r[0].lines_per_s_core:,.0f} lines/s/core ({r[0].lines_per_s:,.0f} wall) | "
+                                      + (f"{r[1].per_s_core:,.0f} lines/s/core" if r[1] else "-"))
+            core = _summary([r.lines_per_s_core for r, _ in pairs])
+            wall = _summary([r.lines_per_s for r, _ in pairs])
+            mbps = _summary([r.bytes / r.wall_s / 1e6 for r, _ in pairs])
+            table += [("B4 files -> Kafka, lines/s per core", core, ""),
                       ("B4 files -> Kafka, lines/s (wall, 1 collector)", wall, ""),
                       ("B4 files -> Kafka, MB/s (wall)", mbps, "")]
             latest["b4_files_lines_per_s_core"] = round(core["median"])
             notes.pop("b4_files_lines_per_s_core")
-            notes["b4_ratio_to_rsyslog"] = "rsyslog peer not run yet: the benchmarks issue"
-            details["b4_files"] = {"lines": args.lines, "bytes": size, "runs": len(runs), "lines_per_s_core": core,
+            details["b4_files"] = {"lines": args.lines, "bytes": size, "runs": len(pairs), "lines_per_s_core": core,
                                    "lines_per_s_wall": wall, "mb_per_s_wall": mbps,
                                    "settings": "collector defaults (batch 2000 entries / 512 KiB, zstd, acks=all, "
                                                "idempotence), Kafka 4.1.1 local single broker"}
-        if args.only in (None, "b4"):
+            if peer is None:
+                rs_core = _summary([p.per_s_core for _, p in pairs])
+                ratio = _summary([r.lines_per_s_core / p.per_s_core for r, p in pairs])
+                table += [("B4 files, rsyslog imfile -> omkafka, lines/s per core", rs_core, ""),
+                          ("B4 files, logjet / rsyslog per core (same run)", ratio, ">= 1")]
+                latest["b4_ratio_to_rsyslog"] = round(ratio["median"], 4)
+                notes.pop("b4_ratio_to_rsyslog")
+                details["b4_files"].update({"rsyslog_lines_per_s_core": rs_core, "ratio_to_rsyslog": ratio,
+                                            "rsyslog_wall_lines_per_s": _summary([p.per_s for _, p in pairs])})
+            else:
+                notes["b4_ratio_to_rsyslog"] = f"rsyslog peer not run: {peer}"
+
             messages = syslog_messages(args.syslog_messages)
             for protocol in ("tcp", "udp"):
-                runs = _repeat(f"B4 syslog {protocol}", args.runs,
-                               lambda protocol=protocol: run_syslog(protocol, messages, bootstrap, args.udp_rate),
-                               lambda r: f"{r.lines_per_s_core:,.0f} lines/s/core, {r.acked:,} of {r.sent:,} "
-                                         f"delivered, {r.lines_per_s:,.0f} lines/s wall")
-                core = _summary([r.lines_per_s_core for r in runs])
-                lost = _summary([(r.sent - r.acked) / r.sent * 100 for r in runs])
-                table.append((f"B4 syslog {protocol.upper()} -> Kafka, lines/s per core", core, ">= rsyslog"))
+                pairs = _repeat(f"B4 syslog {protocol} logjet | rsyslog", args.runs,
+                                lambda protocol=protocol: (
+                                    run_syslog(protocol, messages, bootstrap, args.udp_rate),
+                                    None if peer else rsyslog.run_syslog(protocol, messages, bootstrap,
+                                                                         args.udp_rate)),
+                                lambda r: f"{r[0].lines_per_s_core:,.0f} lines/s/core, {r[0].acked:,} of "
+                                          f"{r[0].sent:,} delivered | "
+                                          + (f"{r[1].per_s_core:,.0f} lines/s/core, {r[1].lines:,} delivered"
+                                             if r[1] else "-"))
+                core = _summary([r.lines_per_s_core for r, _ in pairs])
+                lost = _summary([(r.sent - r.acked) / r.sent * 100 for r, _ in pairs])
+                name = f"B4 syslog {protocol.upper()} -> Kafka"
+                table.append((f"{name}, lines/s per core", core, ""))
                 if protocol == "udp":
-                    table.append((f"B4 syslog UDP at {args.udp_rate:,}/s: % lost", lost, ""))
+                    table.append((f"{name} at {args.udp_rate:,}/s: % lost", lost, ""))
                 details[f"b4_syslog_{protocol}"] = {
-                    "messages": len(messages), "runs": len(runs), "lines_per_s_core": core,
-                    "lines_per_s_wall": _summary([r.lines_per_s for r in runs]), "percent_lost": lost,
+                    "messages": len(messages), "runs": len(pairs), "lines_per_s_core": core,
+                    "lines_per_s_wall": _summary([r.lines_per_s for r, _ in pairs]), "percent_lost": lost,
                     "settings": "one TCP connection, newline framing" if protocol == "tcp"
                     else f"datagrams paced at {args.udp_rate:,}/s"}
+                if peer is None:
+                    rs_core = _summary([p.per_s_core for _, p in pairs])
+                    ratio = _summary([r.lines_per_s_core / p.per_s_core for r, p in pairs])
+                    table += [(f"{name}, rsyslog im{protocol} -> omkafka, lines/s per core", rs_core, ""),
+                              (f"{name}, logjet / rsyslog per core (same run)", ratio, ">= 1")]
+                    if protocol == "udp":
+                        table.append((f"{name}, rsyslog: % lost",
+                                      _summary([(len(messages) - p.lines) / len(messages) * 100 for _, p in pairs]),
+                                      ""))
+                    latest[f"b4_syslog_{protocol}_ratio_to_rsyslog"] = round(ratio["median"], 4)
+                    details[f"b4_syslog_{protocol}"].update({"rsyslog_lines_per_s_core": rs_core,
+                                                             "ratio_to_rsyslog": ratio})
             del messages
         if args.only in (None, "b2"):
             topic = preload(bootstrap, args.lines)
             print(f"B2: topic {topic} preloaded with {args.lines:,} entries", file=sys.stderr)
-            for sink, n, key in (("discard", args.lines, "b2_entries_per_s_{}"),
-                                 ("elasticsearch", args.es_entries, None)):
-                for workers in (1, 2):
-                    runs = _repeat(f"B2 {sink} {workers}w", args.runs,
-                                   lambda sink=sink, n=n, workers=workers: run_process(
-                                       bootstrap, es_url, topic, n, workers, sink),
-                                   lambda r: f"{r.per_s:,.0f} entries/s, {r.cpu_s_per_million:.1f} CPU-s/M")
-                    rate = _summary([r.per_s for r in runs])
-                    cpu = _summary([r.cpu_s_per_million for r in runs])
-                    name = f"B2 processor, {workers} worker{'s' if workers > 1 else ''}, {sink} sink"
-                    goal = ">= 700,000 (2 workers)" if sink == "discard" and workers == 2 else ""
-                    table += [(f"{name}: entries/s", rate, goal), (f"{name}: CPU-s per million", cpu, "")]
-                    details[f"b2_{sink}_{workers}w"] = {"entries": n, "runs": len(runs), "entries_per_s": rate,
-                                                        "cpu_s_per_million": cpu}
-                    if key:
-                        k = key.format("1_worker" if workers == 1 else "2_workers")
-                        latest[k] = round(rate["median"])
-                        notes.pop(k, None)
+            for workers in (1, 2):
+                runs = _repeat(f"B2 discard {workers}w", args.runs,
+                               lambda workers=workers: run_process(bootstrap, es_url, topic, args.lines, workers,
+                                                                   "discard"),
+                               lambda r: f"{r.per_s:,.0f} entries/s, {r.cpu_s_per_million:.1f} CPU-s/M")
+                rate = _summary([r.per_s for r in runs])
+                cpu = _summary([r.cpu_s_per_million for r in runs])
+                name = f"B2 processor, {workers} worker{'s' if workers > 1 else ''}, discard sink"
+                goal = ">= 700,000" if workers == 2 else ""
+                table += [(f"{name}: entries/s", rate, goal), (f"{name}: CPU-s per million", cpu, "")]
+                details[f"b2_discard_{workers}w"] = {"entries": args.lines, "runs": len(runs), "entries_per_s": rate,
+                                                     "cpu_s_per_million": cpu}
+                k = "b2_entries_per_s_1_worker" if workers == 1 else "b2_entries_per_s_2_workers"
+                latest[k] = round(rate["median"])
+                notes.pop(k, None)
+        if args.only in (None, "b5"):
+            topic = preload(bootstrap, args.es_entries)
+            print(f"B5: topic {topic} preloaded with {args.es_entries:,} entries", file=sys.stderr)
+            pairs = _repeat("B5 logjet process (1 worker) | rsyslog", args.runs,
+                            lambda: (run_process(bootstrap, es_url, topic, args.es_entries, 1, "elasticsearch"),
+                                     None if peer else rsyslog.run_b5(topic, args.es_entries, bootstrap, es_url)),
+                            lambda r: f"{r[0].per_s:,.0f} entries/s, {1e6 / r[0].cpu_s_per_million:,.0f}/CPU-s | "
+                                      + (f"{r[1].per_s:,.0f} entries/s, {r[1].per_s_core:,.0f}/CPU-s" if r[1]
+                                         else "-"))
+            rate = _summary([r.per_s for r, _ in pairs])
+            core = _summary([1e6 / r.cpu_s_per_million for r, _ in pairs])
+            table += [("B5 logjet process, 1 worker, into ES: entries/s", rate, ""),
+                      ("B5 the same: entries per CPU-second of the worker", core, "")]
+            details["b5"] = {"entries": args.es_entries, "runs": len(pairs), "entries_per_s": rate,
+                             "entries_per_cpu_s": core}
+            if peer is None:
+                rs_rate = _summary([p.per_s for _, p in pairs])
+                rs_core = _summary([p.per_s_core for _, p in pairs])
+                ratio = _summary([(1e6 / r.cpu_s_per_million) / p.per_s_core for r, p in pairs])
+                table += [("B5 rsyslog imkafka -> omelasticsearch: entries/s", rs_rate, ""),
+                          ("B5 rsyslog: entries per CPU-second", rs_core, ""),
+                          ("B5 logjet / rsyslog per CPU-second (same run)", ratio, "")]
+                latest["b5_ratio_to_rsyslog"] = round(ratio["median"], 4)
+                notes.pop("b5_ratio_to_rsyslog")
+                details["b5"].update({"rsyslog_entries_per_s": rs_rate, "rsyslog_entries_per_cpu_s": rs_core,
+                                      "ratio_per_cpu_s": ratio,
+                                      "ratio_wall": _summary([r.per_s / p.per_s for r, p in pairs])})
+            else:
+                notes["b5_ratio_to_rsyslog"] = f"rsyslog peer not run: {peer}"
         if args.only in (None, "b3"):
             args.corpus_dir.mkdir(parents=True, exist_ok=True)
             corpus = args.corpus_dir / "e2e.log"
@@ -228,7 +305,8 @@ def main() -> int:
         digits = 3 if summ["max"] < 10 else 1  # ratios
         print(f"{name:<58} {summ['median']:>10,.{digits}f} {summ['min']:>10,.{digits}f} {summ['max']:>10,.{digits}f}"
               f"  {goal}")
-    latest.update({"machine": _machine(), "date": now.isoformat(timespec="seconds"), "notes": notes,
+    latest.update({"machine": _machine(), "versions": machine_versions, "date": now.isoformat(timespec="seconds"),
+                   "notes": notes,
                    "details": details})
     RESULTS.mkdir(exist_ok=True)
     body = orjson.dumps(latest, option=orjson.OPT_INDENT_2)

@@ -13,6 +13,7 @@ facility per entry).
 from __future__ import annotations
 
 import calendar
+import hashlib
 import os
 import random
 from collections.abc import Iterator
@@ -156,12 +157,16 @@ def _source(kind: str, i: int) -> Source:
 
 
 def write_file_corpus(path: Path, n: int, seed: int = 42) -> int:
-    """Write ``n`` lines to ``path`` (if not already there with that size); return its size in bytes."""
-    marker = path.with_suffix(path.suffix + f".{n}.{seed}.ok")
-    if path.exists() and marker.exists():
+    """Write ``n`` lines to ``path`` unless it already holds exactly them; return its size in bytes."""
+    # What the file holds, written next to it after the file is complete: a size, a seed and a digest of the
+    # generator's code, so a changed corpus or an interrupted write is never reused.
+    identity = f"{n} {seed} {hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]}"
+    marker = path.with_name(path.name + ".ok")
+    if path.exists() and marker.exists() and marker.read_text() == identity:
         return path.stat().st_size
+    marker.unlink(missing_ok=True)
     with path.open("w", encoding="utf-8") as fh:
         for line in file_lines(n, seed):
             fh.write(line + "\n")
-    marker.touch()
+    marker.write_text(identity)
     return path.stat().st_size
