@@ -127,10 +127,11 @@ def encode_batch(batch: Batch) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """Return (key, value, headers) of the Kafka record that carries ``batch``."""
     if not batch.entries:
         raise ValueError("a wire record carries at least one entry")
+    # Tuples: orjson writes them as the arrays the format wants, and they are cheaper to make than lists.
     entries = [
-        [e.seq, e.time_ns, e.message, list(e.flags), e.attrs] if e.attrs
-        else [e.seq, e.time_ns, e.message, list(e.flags)] if e.flags
-        else [e.seq, e.time_ns, e.message]
+        (e.seq, e.time_ns, e.message, e.flags, e.attrs) if e.attrs
+        else (e.seq, e.time_ns, e.message, e.flags) if e.flags
+        else (e.seq, e.time_ns, e.message)
         for e in batch.entries
     ]
     value = orjson.dumps({"v": VERSION, "source": batch.source.to_json(), "entries": entries})

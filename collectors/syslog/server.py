@@ -11,7 +11,6 @@ the listener, the sender's address and the time the collector started.
 from __future__ import annotations
 
 import logging
-import queue
 import socket
 import ssl
 import threading
@@ -33,6 +32,43 @@ log = logging.getLogger("logjet.collector.syslog")
 # (raw message, sender ip, receive time, truncated)
 Received = tuple[bytes, str, int, bool]
 DRAIN_MAX = 20000
+
+
+class _HeldMessages:
+    """Messages held between TCP connection threads and the main loop, bounded by a count of messages.
+
+    Connections hand over everything one read completed at once (one lock round-trip per read, not per message);
+    a read is refused while the bound is reached, so the overshoot is at most one read's messages per connection.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._items: deque[Received] = deque()
+        self._cond = threading.Condition()
+
+    def put(self, items: list[Received], timeout: float) -> bool:
+        with self._cond:
+            if self.count >= self.limit and not self._cond.wait_for(lambda: self.count < self.limit, timeout):
+                return False
+            self._items.extend(items)
+            self.count += len(items)
+            return True
+
+    def force(self, items: list[Received]) -> None:
+        with self._cond:
+            self._items.extend(items)
+            self.count += len(items)
+
+    def take(self, limit: int) -> list[Received]:
+        with self._cond:
+            items = self._items
+            n = min(limit, len(items))
+            out = [items.popleft() for _ in range(n)]
+            self.count -= n
+            if n:
+                self._cond.notify_all()
+            return out
 
 
 class SyslogListener:
@@ -66,7 +102,7 @@ class SyslogListener:
             self._udp: deque[Received] = deque()
         else:
             self.sock.listen(128)
-            self._tcp: queue.Queue[Received] = queue.Queue(maxsize=settings.queue_max)
+            self._tcp = _HeldMessages(settings.queue_max)
         self.sock.settimeout(0.5)
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -146,11 +182,9 @@ class SyslogListener:
                 except TimeoutError:
                     continue
                 if not data:
-                    for msg, cut in framer.finish():
-                        self._put(msg, peer, cut)
+                    self._put(framer.finish(), peer)
                     return
-                for msg, cut in framer.feed(data):
-                    self._put(msg, peer, cut)
+                self._put(framer.feed(data), peer)
         except (OSError, ssl.SSLError) as exc:
             log.warning("syslog connection from %s ended: %s", peer, exc)
         finally:
@@ -159,16 +193,16 @@ class SyslogListener:
                 self._conns.discard(conn)
             conn.close()
 
-    def _put(self, msg: bytes, peer: str, cut: bool) -> None:
-        item = (msg, peer, time.time_ns(), cut)
+    def _put(self, msgs: list[tuple[bytes, bool]], peer: str) -> None:
+        if not msgs:
+            return
+        now = time.time_ns()  # what one read completed arrived together
+        items = [(msg, peer, now, cut) for msg, cut in msgs]
         # A full queue blocks this connection's reads: the sender waits instead of losing messages.
         while not self._stop.is_set():
-            try:
-                self._tcp.put(item, timeout=0.5)
+            if self._tcp.put(items, timeout=0.5):
                 return
-            except queue.Full:
-                continue
-        self._tcp.put(item)  # stopping: the main loop drains everything before it exits
+        self._tcp.force(items)  # stopping: the main loop drains everything before it exits
 
     # -- shipping (main thread) ---------------------------------------------------------------------------
     def _take(self, limit: int) -> list[Received]:
@@ -178,16 +212,12 @@ class SyslogListener:
             while q and len(out) < limit:
                 out.append(q.popleft())
         else:
-            while len(out) < limit:
-                try:
-                    out.append(self._tcp.get_nowait())
-                except queue.Empty:
-                    break
+            out = self._tcp.take(limit)
         return out
 
     @property
     def queued(self) -> int:
-        return len(self._udp) if self.settings.protocol == "udp" else self._tcp.qsize()
+        return len(self._udp) if self.settings.protocol == "udp" else self._tcp.count
 
     def _source(self, peer: str) -> Source:
         source = self._sources.get(peer)

@@ -86,6 +86,9 @@ def _structured_data(raw: bytes) -> tuple[dict[str, dict[str, str]], bytes] | No
     return out, raw[pos:]
 
 
+_5424_KEYS = ("log.syslog.hostname", "log.syslog.appname", "log.syslog.procid", "log.syslog.msgid")
+
+
 def _parse_5424(pri: int, raw: bytes, rest: bytes) -> Parsed | str:
     m = _5424_HEAD.match(rest)
     if m is None:
@@ -108,30 +111,42 @@ def _parse_5424(pri: int, raw: bytes, rest: bytes) -> Parsed | str:
         msg = msg[3:]
     attrs = _pri_attrs(pri)
     attrs["log.syslog.version"] = 1
-    for key, value in (("hostname", host), ("appname", app), ("procid", procid), ("msgid", msgid)):
+    for key, value in zip(_5424_KEYS, (host, app, procid, msgid), strict=True):
         if value != b"-":
-            attrs[f"log.syslog.{key}"] = value.decode("utf-8", "replace")
+            attrs[key] = value.decode("utf-8", "replace")
     if elements:
         attrs["log.syslog.structured_data"] = orjson.dumps(elements).decode()
     text, flags = _text(msg)
     return Parsed(time_ns, text, attrs, flags)
 
 
+_YEARS: dict[int, int] = {}  # day number since the epoch -> its year
+
+
+def _year(now_ns: int) -> int:
+    day = now_ns // 86_400_000_000_000
+    year = _YEARS.get(day)
+    if year is None:
+        if len(_YEARS) > 64:
+            _YEARS.clear()
+        year = _YEARS[day] = time.gmtime(day * 86_400).tm_year
+    return year
+
+
 def _3164_time(m: re.Match[bytes], now_ns: int) -> int | None:
-    mon = MONTHS.get(m.group(1).decode("ascii", "replace"))
+    mon_name, day, hh, mm, ss, frac_raw, year_raw = m.groups()
+    mon = MONTHS.get(mon_name.decode("ascii", "replace"))
     if mon is None:
         return None
-    day, hh, mm, ss = (int(m.group(i)) for i in (2, 3, 4, 5))
-    frac = (m.group(6) or b"").decode()
-    now_year = time.gmtime(now_ns // 1_000_000_000).tm_year
-    year = int(m.group(7)) if m.group(7) else now_year
+    frac = frac_raw.decode() if frac_raw else ""
+    year = int(year_raw) if year_raw else _year(now_ns)
     try:
-        ns = to_ns(year, mon, day, hh, mm, ss, frac)
+        ns = to_ns(year, mon, int(day), int(hh), int(mm), int(ss), frac)
     except (ValueError, OverflowError):
         return None
     # RFC 3164 has no year: a December message read in January belongs to the year before.
-    if not m.group(7) and ns > now_ns + 86_400 * 1_000_000_000:
-        ns = to_ns(year - 1, mon, day, hh, mm, ss, frac)
+    if not year_raw and ns > now_ns + 86_400 * 1_000_000_000:
+        ns = to_ns(year - 1, mon, int(day), int(hh), int(mm), int(ss), frac)
     return ns
 
 
