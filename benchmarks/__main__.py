@@ -47,6 +47,24 @@ def _machine() -> dict[str, object]:
             "kernel": platform.release()}
 
 
+TARGET_PER_DAY = 60e9  # the original platform's volume
+
+
+def _projection(latest: dict[str, object]) -> list[dict[str, object]]:
+    """Measured medians as entries a day, and how many cores (or 2-core boxes) 60 billion a day would take."""
+    rows = []
+    for key, rate, unit in (("b1_entries_per_s_core", "B1 processor hot path, one core", "cores"),
+                            ("b2_entries_per_s_2_workers", "B2 processor, 2 workers beside Kafka, one 2-core box",
+                             "2-core boxes"),
+                            ("b3_entries_per_s", "B3 end to end into Elasticsearch, one 2-core box", "2-core boxes"),
+                            ("b4_files_lines_per_s_core", "B4 file collector, one core", "cores")):
+        value = latest.get(key)
+        if isinstance(value, int | float) and value > 0:
+            rows.append({"rate": rate, "key": key, "entries_per_s": value, "per_day": value * 86_400,
+                         "needed": TARGET_PER_DAY / (value * 86_400), "unit": unit})
+    return rows
+
+
 def _versions(stack) -> dict[str, str | None]:  # noqa: ANN001 - logjet.stack.Stack or None
     import confluent_kafka
     import elasticsearch
@@ -308,6 +326,12 @@ def main() -> int:
     latest.update({"machine": _machine(), "versions": machine_versions, "date": now.isoformat(timespec="seconds"),
                    "notes": notes,
                    "details": details})
+    projection = _projection(latest)
+    if projection:
+        print(f"\nprojection against {TARGET_PER_DAY:,.0f} entries a day ({TARGET_PER_DAY / 86_400:,.0f}/s):")
+        for row in projection:
+            print(f"  {row['rate']:<62} {row['per_day']:>18,.0f}/day  {row['needed']:>8,.1f} {row['unit']}")
+    latest["projection"] = projection
     RESULTS.mkdir(exist_ok=True)
     body = orjson.dumps(latest, option=orjson.OPT_INDENT_2)
     (RESULTS / f"{now.strftime('%Y%m%dT%H%M%SZ')}.json").write_bytes(body)
