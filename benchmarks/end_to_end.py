@@ -25,7 +25,7 @@ import httpx
 from benchmarks.collector import feed, start_collector, stop
 from benchmarks.common import free_port, metric
 from benchmarks.corpus import file_lines
-from benchmarks.processor import drop_data_stream, start_processor
+from benchmarks.processor import POLL_S, drop_data_stream, start_processor
 from logjet.config import ElasticsearchSettings, ProcessorSettings
 from logjet.wire import Batch, Entry, Source, encode_batch
 from processor.transform import Transform
@@ -87,7 +87,7 @@ def run_e2e(corpus: Path, lines: int, bootstrap: str, es_url: str, workers: int,
             if now > deadline or processor.poll() is not None or collector.poll() is not None:
                 raise RuntimeError(f"end to end run stopped at {count:,.0f} of {lines:,} lines: "
                                    f"{(work / 'processor.err').read_text()[-2000:]}")
-            time.sleep(0.1)
+            time.sleep(POLL_S)
         return E2ERun(lines, samples[-1][0] - t0, _steady(samples, lines))
     finally:
         for proc in (collector, processor):
