@@ -34,7 +34,7 @@ import orjson
 from benchmarks.collector import cpu_s, send_tcp, send_udp
 from benchmarks.common import free_port
 
-__all__ = ["RsyslogRun", "available", "run_b5", "run_files", "run_syslog", "version"]
+__all__ = ["RsyslogRun", "available", "config", "run_b5", "run_files", "run_syslog", "version"]
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 _MODULES = Path("/usr/lib/x86_64-linux-gnu/rsyslog")
@@ -152,11 +152,28 @@ def available() -> str | None:
         return None
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES], env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        install = ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]
+        if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)  # a fresh machine
+            subprocess.run(install, env=env, capture_output=True, check=False)
         if os.path.exists(RSYSLOGD) and all(p.exists() for p in needed):
             return None
     return f"rsyslogd with omkafka/imkafka/omelasticsearch not installed ({', '.join(PACKAGES)})"
+
+
+def config(kind: str, run: Path, bootstrap: str, topic: str, **extra: object) -> str:
+    """The rsyslogd configuration of one peer: ``files``, ``tcp``, ``udp`` or ``b5`` (with ``es_url``, ``index``
+    and ``group``)."""
+    common = {**_TEMPLATES, "run": run, "bootstrap": bootstrap, "topic": topic, "params": _KAFKA_PARAMS}
+    if kind == "files":
+        return _FILES.format(**common, max_message="64k", pre="")
+    if kind in ("tcp", "udp"):
+        options = 'name="in"' if kind == "tcp" else 'name="in" rcvbufSize="16m"'
+        return _SYSLOG.format(**common, max_message="64k", protocol=kind, port=extra["port"],
+                              input_options=options, pre='action(type="mmrm1stspace")')
+    url = httpx.URL(str(extra["es_url"]))
+    return _B5.format(**common, max_message="4m", group=extra["group"], es_host=url.host,
+                      es_port=url.port or 9200, index=extra["index"])
 
 
 def version() -> str:
@@ -236,8 +253,7 @@ def _acked(n: int):  # noqa: ANN202
 
 def run_files(corpus: Path, lines: int, bootstrap: str) -> RsyslogRun:
     run = Path(tempfile.mkdtemp(prefix="logjet-rsyslog-"))
-    conf = _FILES.format(**_TEMPLATES, run=run, max_message="64k", bootstrap=bootstrap,
-                         topic=f"bench-rs-{uuid.uuid4().hex[:8]}", params=_KAFKA_PARAMS, pre="")
+    conf = config("files", run, bootstrap, f"bench-rs-{uuid.uuid4().hex[:8]}")
     daemon = None
     try:
         daemon = _Rsyslogd(conf, run)
@@ -256,11 +272,7 @@ def run_syslog(protocol: str, messages: list[bytes], bootstrap: str, udp_rate: i
     """Returns the messages Kafka acknowledged as ``lines`` (UDP may lose some, as for logjet's run)."""
     run = Path(tempfile.mkdtemp(prefix="logjet-rsyslog-"))
     port = free_port()
-    options = 'name="in"' if protocol == "tcp" else 'name="in" rcvbufSize="16m"'
-    conf = _SYSLOG.format(**_TEMPLATES, run=run, max_message="64k", bootstrap=bootstrap,
-                          topic=f"bench-rs-{uuid.uuid4().hex[:8]}", params=_KAFKA_PARAMS, protocol=protocol,
-                          port=port, input_options=options,
-                          pre='action(type="mmrm1stspace")')
+    conf = config(protocol, run, bootstrap, f"bench-rs-{uuid.uuid4().hex[:8]}", port=port)
     daemon = None
     try:
         daemon = _Rsyslogd(conf, run)
@@ -285,14 +297,12 @@ def run_b5(topic: str, entries: int, bootstrap: str, es_url: str) -> RsyslogRun:
     run = Path(tempfile.mkdtemp(prefix="logjet-rsyslog-"))
     tag = uuid.uuid4().hex[:8]
     index = f"bench-rs-{tag}"
-    url = httpx.URL(es_url)
     httpx.put(f"{es_url}/{index}", json={
         "settings": {"number_of_shards": 1, "number_of_replicas": 0},
         "mappings": {"properties": {"@timestamp": {"type": "date", "format": "epoch_millis"},
                                     "seq": {"type": "long"}, "message": {"type": "text"}}},
     }, timeout=60).raise_for_status()
-    conf = _B5.format(**_TEMPLATES, run=run, max_message="4m", bootstrap=bootstrap, topic=topic,
-                      group=f"bench-rs-{tag}", es_host=url.host, es_port=url.port or 9200, index=index)
+    conf = config("b5", run, bootstrap, topic, es_url=es_url, index=index, group=f"bench-rs-{tag}")
     daemon = None
     try:
         t0 = time.monotonic()

@@ -3,6 +3,11 @@
 Offsets are committed only after every entry of the batch was settled by Elasticsearch (indexed, or refused as
 a duplicate of an earlier delivery) or accepted by the dead-letter topic. A crash anywhere before the commit
 replays the batch; the stable document ids turn the replay into suppressed duplicates.
+
+One batch is in flight at a time: its bulk requests run on a thread while the main thread consumes and parses the
+next batch, so parsing and indexing overlap instead of waiting for each other. Batches are committed in the order
+they were consumed, each once its own documents are settled; a revocation waits for the batch in flight and
+commits it before the partitions leave.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import base64
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +27,9 @@ from logjet.config import LogjetSettings
 from logjet.errors import FatalError
 from logjet.timeparse import format_ns
 from processor import metrics
-from processor.transform import Transform
-from shippers.elasticsearch import ElasticsearchShipper, encode_bulk, install_template, make_client
+from processor.transform import Transform, Transformed
+from shippers.elasticsearch import ElasticsearchShipper, EncodedDoc, encode_bulk, install_template, make_client
+from shippers.elasticsearch.shipper import BulkResult
 from shippers.kafka import KafkaShipper, make_consumer
 
 __all__ = ["ProcessorStats", "Worker"]
@@ -49,6 +56,15 @@ class ProcessorStats:
     batches: int = 0
 
 
+@dataclass
+class _InFlight:
+    """A consumed batch whose documents are being indexed (``bulk`` is None when there is nothing to wait for)."""
+
+    msgs: list[Message]
+    out: Transformed
+    bulk: Future[BulkResult] | None
+
+
 class Worker:
     def __init__(self, settings: LogjetSettings, consumer: Consumer | None = None) -> None:
         self.settings = settings
@@ -67,6 +83,9 @@ class Worker:
                                                 bulk_max_docs=self.ps.bulk_max_docs)
         self.stats = ProcessorStats()
         self._lag_at = 0.0
+        # One batch's bulk requests run on this thread while the main thread parses the next batch.
+        self._bulk = ThreadPoolExecutor(1, thread_name_prefix="logjet-bulk") if self.shipper is not None else None
+        self._in_flight: _InFlight | None = None
         # Set by run(); a SIGTERM during an Elasticsearch outage then ends the retries after the shutdown deadline.
         self._stop: threading.Event | None = None
 
@@ -95,23 +114,44 @@ class Worker:
 
     def process(self, msgs: list[Message]) -> None:
         """Settle one consumed batch; does not commit."""
+        self._finish(self._start(msgs))
+
+    def _start(self, msgs: list[Message]) -> _InFlight:
+        """Transform a batch and hand its documents to the bulk thread; dead-letters what cannot be a document."""
         self.stats.records += len(msgs)
         out = self.transform(msgs)
         for d in out.dead:
             self._dead_letter(d.record, d.kind, d.reason, d.original, d.extra)
-        docs, origins = out.docs, out.origins
+        docs = out.docs
         self.stats.entries += len(docs)
         metrics.RECORDS_IN.inc(len(msgs))
-        metrics.ENTRIES_IN.inc(len(origins))
+        metrics.ENTRIES_IN.inc(len(docs))
         if self.shipper is None:
             encode_bulk(docs)  # the discard sink still pays for the encoding, as production does
-            self.stats.indexed += len(docs)
-            metrics.INDEXED.inc(len(docs))
-        elif docs:
-            started = time.monotonic()
-            result = self.shipper.send(self.es_settings.data_stream, docs, stop=self._stop,
-                                       grace_s=self.ps.shutdown_deadline_s)
-            metrics.BULK_SECONDS.observe(time.monotonic() - started)
+            return _InFlight(msgs, out, None)
+        if not docs:
+            return _InFlight(msgs, out, None)
+        assert self._bulk is not None
+        return _InFlight(msgs, out, self._bulk.submit(self._send, docs))
+
+    def _send(self, docs: list[EncodedDoc]) -> BulkResult:
+        assert self.shipper is not None
+        started = time.monotonic()
+        result = self.shipper.send(self.es_settings.data_stream, docs, stop=self._stop,
+                                   grace_s=self.ps.shutdown_deadline_s)
+        metrics.BULK_SECONDS.observe(time.monotonic() - started)
+        return result
+
+    def _finish(self, batch: _InFlight) -> None:
+        """Wait for the batch's bulk requests, dead-letter what Elasticsearch refused, and make the dead-letter topic
+        acknowledge; after this the batch may be committed."""
+        docs = batch.out.docs
+        if batch.bulk is None:
+            if self.shipper is None:
+                self.stats.indexed += len(docs)
+                metrics.INDEXED.inc(len(docs))
+        else:
+            result = batch.bulk.result()  # re-raises what the bulk thread raised
             self.stats.indexed += result.indexed
             self.stats.duplicates += result.duplicates
             self.stats.retried += result.retried
@@ -119,7 +159,7 @@ class Worker:
             metrics.DUPLICATES.inc(result.duplicates)
             metrics.REJECTED.inc(len(result.rejected))
             for pos, reason in result.rejected:
-                msg, message, source_id, seq = origins[pos]
+                msg, message, source_id, seq = batch.out.origins[pos]
                 self._dead_letter(msg, "rejected", reason, message, {"source_id": source_id, "seq": seq})
         if not self.dead_letters.flush(60):
             raise FatalError("the dead-letter topic did not acknowledge in 60s; not committing")
@@ -127,6 +167,18 @@ class Worker:
             raise FatalError(f"the dead-letter topic refused records ({self.dead_letters.raw_failures[0]}); "
                              "not committing")
         self.stats.batches += 1
+
+    def _settle_in_flight(self) -> None:
+        """Finish and commit the batch whose bulk requests are in flight, if any."""
+        batch, self._in_flight = self._in_flight, None
+        if batch is not None:
+            self._finish(batch)
+            self._commit(batch.msgs)
+
+    def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        # Partitions leave only once the batch read from them is settled and committed: the new owner starts where
+        # this worker's work ended, instead of replaying it.
+        self._settle_in_flight()
 
     def _commit(self, msgs: list[Message]) -> None:
         last: dict[tuple[str, int], int] = {}
@@ -180,7 +232,7 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
         topic = self.settings.kafka.topic
-        self.consumer.subscribe([topic])
+        self.consumer.subscribe([topic], on_revoke=self._on_revoke)
         log.info("processing topic %s into %s (sink: %s)", topic, self.es_settings.data_stream, self.ps.sink)
         try:
             while not stop.is_set():
@@ -197,12 +249,19 @@ class Worker:
                 if time.monotonic() - self._lag_at >= LAG_EVERY_S:
                     self._report_lag()
                 if not good:
+                    self._settle_in_flight()  # a quiet topic: nothing to overlap with
                     continue
-                self.process(good)
-                self._commit(good)
+                # While Elasticsearch indexes one batch, the next is parsed: the worker's core and the cluster
+                # work at the same time. Batches are still committed in order, each after its own acknowledgement.
+                started = self._start(good)
+                self._settle_in_flight()
+                self._in_flight = started
+            self._settle_in_flight()
         finally:
             self._leave()
             self.dead_letters.flush(10)
+            if self._bulk is not None:
+                self._bulk.shutdown(wait=False, cancel_futures=True)
 
     def _leave(self) -> None:
         """Leave the group: unsubscribe, let the revocation finish, then close.
