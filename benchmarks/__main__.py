@@ -95,7 +95,7 @@ def _repeat(label: str, runs: int, fn, show) -> list:  # noqa: ANN001
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--lines", type=int, default=1_000_000, help="corpus size for B4 files and B2")
+    parser.add_argument("--lines", type=int, default=2_000_000, help="corpus size for B4 files and B2")
     parser.add_argument("--es-entries", type=int, default=500_000, help="entries of each B5 run (into Elasticsearch)")
     parser.add_argument("--runs", type=int, default=5, help="measured runs per benchmark (after one warm-up)")
     parser.add_argument("--b1-entries", type=int, default=1_000_000, help="entries of the B1 hot-path runs")
