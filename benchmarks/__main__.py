@@ -73,7 +73,7 @@ def _versions(stack) -> dict[str, str | None]:  # noqa: ANN001 - logjet.stack.St
     return {"python": platform.python_version(),
             "kafka": stack.kafka.installed_version() if stack else "external",
             "elasticsearch": stack.elasticsearch_version() if stack else "external",
-            "confluent_kafka": confluent_kafka.version()[0], "librdkafka": confluent_kafka.libversion()[0],
+            "confluent_kafka": confluent_kafka.__version__, "librdkafka": confluent_kafka.libversion()[0],
             "elasticsearch_py": elasticsearch.__versionstr__, "orjson": orjson.__version__,
             "msgspec": msgspec.__version__}
 

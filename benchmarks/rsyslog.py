@@ -178,7 +178,7 @@ def config(kind: str, run: Path, bootstrap: str, topic: str, **extra: object) ->
 
 def version() -> str:
     out = subprocess.run([RSYSLOGD, "-v"], capture_output=True, text=True, check=False).stdout
-    return out.split(",")[0].strip() if out else "unknown"
+    return out.splitlines()[0].replace("compiled with:", "").split()[-3] if out else "unknown"
 
 
 class _Rsyslogd:
