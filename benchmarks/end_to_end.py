@@ -25,6 +25,7 @@ import httpx
 from benchmarks.collector import feed, start_collector, stop
 from benchmarks.common import free_port, metric
 from benchmarks.corpus import file_lines
+from benchmarks.hot_path import StandInRecord
 from benchmarks.processor import POLL_S, drop_data_stream, start_processor
 from logjet.config import ElasticsearchSettings, ProcessorSettings
 from logjet.wire import Batch, Entry, Source, encode_batch
@@ -105,37 +106,12 @@ def _steady(samples: list[tuple[float, float]], total: int) -> float:
     return (hi[1] - lo[1]) / (hi[0] - lo[0])
 
 
-class _Record:
-    """A consumed record as the transform reads it."""
-
-    def __init__(self, value: bytes, headers: list) -> None:
-        self._value, self._headers = value, headers
-
-    def value(self) -> bytes:
-        return self._value
-
-    def headers(self) -> list:
-        return self._headers
-
-    def topic(self) -> str:
-        return "bench-b3"
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return 0
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, int(time.time() * 1000))
-
-
 def bulk_bodies(lines: int) -> list[tuple[int, bytes]]:
     """The corpus lines as the processor's documents, in bulk bodies of the processor's size: (documents, body)."""
     ps = ProcessorSettings()
     transform = Transform(ps, ElasticsearchSettings())
     source = Source("file:bench-b3", "file", "bench-host", "bench", "/var/log/bench/corpus.log")
-    records: list[_Record] = []
+    records: list[StandInRecord] = []
     entries: list[Entry] = []
     now, offset = time.time_ns(), 0
     for line in file_lines(lines):
@@ -143,11 +119,11 @@ def bulk_bodies(lines: int) -> list[tuple[int, bytes]]:
         offset += len(line.encode()) + 1
         if len(entries) == 2000:
             _, value, headers = encode_batch(Batch(source, entries))
-            records.append(_Record(value, headers))
+            records.append(StandInRecord(source.id.encode(), value, headers, len(records)))
             entries = []
     if entries:
         _, value, headers = encode_batch(Batch(source, entries))
-        records.append(_Record(value, headers))
+        records.append(StandInRecord(source.id.encode(), value, headers, len(records)))
     docs = transform(records).docs
     return [(len(chunk), encode_bulk([docs[i] for i in chunk]))
             for chunk in chunks_by_size(range(len(docs)), docs, ps.bulk_max_bytes, ps.bulk_max_docs)]

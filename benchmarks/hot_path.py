@@ -43,7 +43,7 @@ class StandInRecord:
         return self._headers
 
     def topic(self) -> str:
-        return "bench-b1"
+        return "bench"
 
     def partition(self) -> int:
         return 0

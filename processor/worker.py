@@ -28,8 +28,14 @@ from logjet.errors import FatalError
 from logjet.timeparse import format_ns
 from processor import metrics
 from processor.transform import Transform, Transformed
-from shippers.elasticsearch import ElasticsearchShipper, EncodedDoc, encode_bulk, install_template, make_client
-from shippers.elasticsearch.shipper import BulkResult
+from shippers.elasticsearch import (
+    BulkResult,
+    ElasticsearchShipper,
+    EncodedDoc,
+    encode_bulk,
+    install_template,
+    make_client,
+)
 from shippers.kafka import KafkaShipper, make_consumer
 
 __all__ = ["ProcessorStats", "Worker"]
