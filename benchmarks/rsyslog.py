@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from benchmarks.collector import cpu_s, send_tcp, send_udp
+from benchmarks.collector import cpu_s, feed, send_tcp, send_udp
 from benchmarks.common import free_port
 
 __all__ = ["RsyslogRun", "available", "config", "run_b5", "run_files", "run_syslog", "version"]
@@ -257,8 +257,7 @@ def run_files(corpus: Path, lines: int, bootstrap: str) -> RsyslogRun:
     daemon = None
     try:
         daemon = _Rsyslogd(conf, run)
-        target = run / "in" / "corpus.log"
-        os.link(corpus, target) if os.stat(corpus).st_dev == os.stat(run).st_dev else shutil.copyfile(corpus, target)
+        feed(corpus, run)  # the same single step as logjet's run: run/in/corpus.log
         cpu0, t0 = cpu_s(daemon.proc.pid), time.monotonic()
         t1, _ = daemon.wait(_acked(lines), 600)
         return RsyslogRun(lines, t1 - t0, cpu_s(daemon.proc.pid) - cpu0)
