@@ -297,6 +297,18 @@ class ProcessorSettings(_Component):
         10 << 20, ge=65536, description="Bytes of one bulk request at most (below http.max_content_length, 100 MB)."
     )
     shutdown_deadline_s: float = Field(20.0, gt=0, description="SIGTERM: time allowed to finish and commit.")
+    lag_interval_s: float = Field(
+        10.0, ge=0.1, description="How often each worker reports the consumer lag of the partitions it owns (from "
+        "librdkafka's statistics: no extra broker requests)."
+    )
+    topic_check_s: float = Field(
+        30.0, gt=0, description="How often each worker checks that the topics it consumes were not deleted and "
+        "created again under their names (one metadata request)."
+    )
+    collision_check_max: int = Field(
+        1000, ge=0, description="Documents refused as already indexed (409) per batch whose stored content hash is "
+        "compared with theirs, to tell a replay from an identity collision; a sample when more (0: none)."
+    )
 
 
 class ApiKey(_Component):

@@ -9,7 +9,8 @@ See docs/wire-format.md for the contract. In short:
 
 An entry's identity is (source id, seq), stable across collector restarts; ``entry_id`` hashes it into the
 Elasticsearch ``_id``. Records without the ``logjet-wire`` header come from third-party producers (kcat,
-rsyslog omkafka, any client): each record is one entry whose identity is its topic, partition and offset.
+rsyslog omkafka, any client): each record is one entry whose identity is its topic (name and id: a topic deleted
+and created again is another topic), partition and offset.
 
 This module must stay free of I/O and of any Kafka or Elasticsearch client: both ends import it.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "encode_batch",
     "entry_id",
     "entry_ids",
+    "foreign_source_id",
 ]
 
 VERSION = 1
@@ -217,7 +219,14 @@ def _decode_logjet_checked(value: bytes) -> Batch:
     return Batch(_decode_source(doc.get("source")), [_decode_entry(e) for e in entries])
 
 
-def _decode_foreign(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: int) -> Batch:
+def foreign_source_id(topic: str, partition: int, topic_id: str = "") -> str:
+    """The source id of a third-party record: its topic, the topic's id (when the broker has topic ids) and its
+    partition; the offset is the seq."""
+    return f"kafka/{topic}/{topic_id}/{partition}" if topic_id else f"kafka/{topic}/{partition}"
+
+
+def _decode_foreign(value: bytes, topic: str, partition: int, offset: int, timestamp_ms: int,
+                    topic_id: str) -> Batch:
     try:
         text = value.decode("utf-8")
         flags: tuple[str, ...] = ()
@@ -226,7 +235,7 @@ def _decode_foreign(value: bytes, topic: str, partition: int, offset: int, times
         flags = (FLAG_INVALID_UTF8,)
     if text.endswith("\n"):
         text = text[:-1].rstrip("\r")
-    source = Source(id=f"kafka/{topic}/{partition}", kind="kafka")
+    source = Source(id=foreign_source_id(topic, partition, topic_id), kind="kafka")
     return Batch(source, [Entry(offset, timestamp_ms * 1_000_000, text, flags)])
 
 
@@ -238,14 +247,17 @@ def decode_record(
     partition: int,
     offset: int,
     timestamp_ms: int,
+    topic_id: str = "",
 ) -> Batch:
     """Decode one Kafka record, logjet's own or a third party's, into a batch of entries.
+
+    ``topic_id`` is the id of the record's topic (a Kafka topic UUID), part of a third-party record's identity.
 
     Raises ``WireFormatError`` for a record that claims the logjet format but breaks it.
     """
     version = _header(headers, HEADER_VERSION)
     if version is None:
-        return _decode_foreign(value or b"", topic, partition, offset, timestamp_ms)
+        return _decode_foreign(value or b"", topic, partition, offset, timestamp_ms, topic_id)
     if version != str(VERSION).encode():
         raise WireFormatError(f"unsupported wire version in header: {version!r}")
     if not value:

@@ -5,7 +5,8 @@ threads). A worker that exits while the supervisor is not stopping is restarted 
 (its uncommitted batch is replayed by whoever owns its partitions next; document ids make the replay harmless).
 SIGTERM or SIGINT is passed on to every worker, which finishes its batch, commits and leaves the group; a worker
 still running after the shutdown deadline (plus a margin) is killed. The supervisor also serves ``/metrics`` (all
-workers' metrics, through prometheus_client's multiprocess mode) and ``/healthz`` (every worker alive).
+workers' metrics, through prometheus_client's multiprocess mode, and the consumer lag of the partitions each live
+worker owns) and ``/healthz`` (every worker alive).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from prometheus_client import CollectorRegistry, multiprocess
 
 from logjet.config import LogjetSettings
 from logjet.probe import ProbeServer, health_route, metrics_route
+from processor.metrics import ConsumerLagCollector, forget_lag
 
 __all__ = ["Supervisor"]
 
@@ -121,6 +123,7 @@ class Supervisor:
             proc = slot.process
             if proc is not None and not proc.is_alive():
                 multiprocess.mark_process_dead(proc.pid, self._metrics_dir)
+                forget_lag(self._metrics_dir, proc.pid)  # its partitions are someone else's now
                 if proc.exitcode == CONFIG_EXIT:
                     log.error("worker %d refused the configuration; stopping", slot.index)
                     self._config_failed = True
@@ -166,6 +169,8 @@ class Supervisor:
     def _registry(self) -> CollectorRegistry:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=self._metrics_dir)
+        # The consumer lag of the partitions each live worker owns, as each last reported it.
+        registry.register(ConsumerLagCollector(self._metrics_dir))
         return registry
 
     def _serve_metrics(self) -> ProbeServer | None:

@@ -7,8 +7,9 @@ exact code in one process.
 from __future__ import annotations
 
 import gc
+import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +24,7 @@ from processor.parsers import Parsed, parse_line
 from processor.parsers.user import UserParseError, UserParsers
 from shippers.elasticsearch import EncodedDoc
 
-__all__ = ["DeadLetter", "Record", "Transform", "Transformed", "tune_gc"]
+__all__ = ["DeadLetter", "Record", "Transform", "Transformed", "content_hash", "tune_gc"]
 
 # A batch holds up to ~100,000 documents of small dicts alive at once, and nearly all of it is freed by reference
 # counting when the batch ends. CPython's default thresholds (700, 10, 10) make the collector walk those live objects
@@ -36,6 +37,18 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def content_hash(message: str) -> str:
+    """``event.hash``: what an entry says (its raw text), hashed (BLAKE2b, 8 bytes, hex). A replay of the entry has
+    the same; another entry under the same identity almost surely not. Not its times: a file re-read after a restart
+    is read at another time.
+    """
+    try:
+        raw = message.encode()
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape: still hashed, the encoder decides its fate
+        raw = message.encode(errors="surrogatepass")
+    return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
 class Record(Protocol):
@@ -63,6 +76,7 @@ class Transformed:
     docs: list[EncodedDoc] = field(default_factory=list)
     # Per document: (its record, the entry's message, source id, seq): what a rejected document's dead letter needs.
     origins: list[tuple[Any, str, str, int]] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)  # per document: its event.hash
     dead: list[DeadLetter] = field(default_factory=list)
 
 
@@ -71,19 +85,24 @@ class Transform:
         self.user_parsers = UserParsers(list(ps.parsers))  # imports user functions: fails before any I/O
         self.keep_original = ps.keep_original
         self.dataset, self.namespace = es.dataset, es.namespace
+        # (topic, partition) -> the topic's id, kept current by the worker: part of a third-party record's identity.
+        self.topic_ids: Mapping[tuple[str, int], str] = {}
 
     def __call__(self, msgs: Sequence[Record]) -> Transformed:
         out = Transformed()
-        docs, origins, dead = out.docs, out.origins, out.dead
+        docs, origins, dead, hashes = out.docs, out.origins, out.dead, out.hashes
+        topic_ids = self.topic_ids
         ingested = format_ns(time.time_ns())
         dumps = orjson.dumps
         keep_original, ds, ns = self.keep_original, self.dataset, self.namespace
         user = self.user_parsers
         for msg in msgs:
             _, ts_ms = msg.timestamp()
+            topic, partition = msg.topic() or "", msg.partition() or 0
             try:
-                batch = decode_record(msg.value(), msg.headers(), topic=msg.topic() or "",
-                                      partition=msg.partition() or 0, offset=msg.offset() or 0, timestamp_ms=ts_ms)
+                batch = decode_record(msg.value(), msg.headers(), topic=topic, partition=partition,
+                                      offset=msg.offset() or 0, timestamp_ms=ts_ms,
+                                      topic_id=topic_ids.get((topic, partition), "") if topic_ids else "")
             except WireFormatError as exc:
                 dead.append(DeadLetter(msg, "wire_format", f"wire format: {exc}", msg.value(), {}))
                 continue
@@ -101,6 +120,7 @@ class Transform:
                 else:
                     parsed = parse_line(entry.message, entry.time_ns)
                 doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original, base, ids)
+                digest = doc["event"]["hash"] = content_hash(entry.message)
                 try:
                     body = dumps(doc)
                 except orjson.JSONEncodeError as exc:  # e.g. a JSON line nested deeper than JSON encoders go
@@ -109,6 +129,7 @@ class Transform:
                     continue
                 docs.append((doc_id, body))
                 origins.append((msg, entry.message, source.id, entry.seq))
+                hashes.append(digest)
         return out
 
     def _user_parse(self, source: Source, entry: Entry) -> Parsed:

@@ -1,10 +1,12 @@
-"""Send bulk requests and settle every item: indexed, duplicate, or rejected for its content.
+"""Send bulk requests and settle every item: indexed, refused as already indexed, or rejected for its content.
 
-Only the failed items are re-sent, and only on 429, 5xx and connection errors, with capped jittered back-off;
-a 409 on ``create`` means the entry was indexed before (a replay) and counts as a suppressed duplicate; any other
-4xx is the document's own fault and comes back in ``rejected`` with Elasticsearch's reason, for the dead-letter
-topic. A whole request refused for its size (413) is split; refused for credentials or a missing index, it is
-retried like an outage, never dead-lettered wholesale. Nothing is dropped here.
+Only the unsettled items are re-sent, with capped jittered back-off, for as long as it takes: 429 and 5xx (the
+cluster pushing back or failing), connection errors, and 401/403/404 (no privilege, a write block, a data stream that
+cannot be made): those are the cluster's state, which changes, not the documents' fault. A 409 on ``create`` means
+the id was indexed before and comes back in ``conflicts`` (with the backing index holding it) so the caller can tell
+a replay from an identity collision. Any other 4xx item is the document's own fault and comes back in ``rejected``
+with Elasticsearch's reason, for the dead-letter topic. A whole request refused for its size (413) or its content
+(400) is split in halves until the documents at fault stand alone: only they are rejected. Nothing is dropped here.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from logjet.config import ElasticsearchSettings
 from logjet.errors import ElasticsearchUnavailable
 from shippers.elasticsearch.encoder import EncodedDoc, chunks_by_size, encode_bulk
-from shippers.elasticsearch.retry import backoff, retriable_status
+from shippers.elasticsearch.retry import backoff, retry_cause
 
 __all__ = ["BulkResult", "ElasticsearchShipper"]
 
@@ -31,20 +35,25 @@ log = logging.getLogger("logjet.shippers.elasticsearch")
 @dataclass
 class BulkResult:
     indexed: int = 0
-    duplicates: int = 0
     retried: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (position in the input, reason)
+    # 409 on create: (position in the input, the backing index that holds the id)
+    conflicts: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.conflicts)
 
 
 class ElasticsearchShipper:
     def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, retry_max_s: float = 30.0,
-                 bulk_max_bytes: int = 10 << 20, on_retry: Callable[[int], None] | None = None,
+                 bulk_max_bytes: int = 10 << 20, on_retry: Callable[[int, str], None] | None = None,
                  concurrency: int = 1, bulk_max_docs: int = 20_000) -> None:
         self.client = client
         self.bulk_max_docs = bulk_max_docs
         self.concurrency = concurrency  # bulk requests in flight at once
         self._pool: ThreadPoolExecutor | None = None
-        self.on_retry = on_retry  # told how many documents are re-sent, as it happens (metrics)
+        self.on_retry = on_retry  # told how many documents are re-sent and why, as it happens (metrics)
         self.settings = settings
         self.retry_max_s = retry_max_s
         self.bulk_max_bytes = bulk_max_bytes
@@ -77,7 +86,7 @@ class ElasticsearchShipper:
         total = BulkResult()
         for r in results:
             total.indexed += r.indexed
-            total.duplicates += r.duplicates
+            total.conflicts.extend(r.conflicts)
             total.retried += r.retried
             total.rejected.extend(r.rejected)
         return total
@@ -88,28 +97,30 @@ class ElasticsearchShipper:
         attempt = 0
         while pending:
             body = encode_bulk(docs[i] for i in pending)
+            causes: Counter[str] = Counter()
+            sample = ""  # one refusal's words, for the log
             try:
                 resp = self.client.bulk(index=index, operations=body, filter_path="errors,items.*.status,"
-                                        "items.*.error.type,items.*.error.reason")
+                                        "items.*.error.type,items.*.error.reason,items.*.error.index")
             except (TransportError, ApiError) as exc:
                 status = int(getattr(exc, "status_code", 0) or getattr(getattr(exc, "meta", None), "status", 0) or 0)
-                if isinstance(exc, ApiError) and status == 413:
-                    # Larger than http.max_content_length: halve it; a lone document that large is its own fault.
+                if isinstance(exc, ApiError) and status in (400, 413):
+                    # Refused as a whole, for its size (larger than http.max_content_length) or for what one of its
+                    # documents holds (a line the bulk parser cannot read): halve until the culprits stand alone.
                     if len(pending) == 1:
-                        result.rejected.append((pending[0], "413 document larger than the cluster accepts "
-                                                            "(http.max_content_length)"))
+                        reason = ("413 document larger than the cluster accepts (http.max_content_length)"
+                                  if status == 413 else f"400 bulk request refused: {exc.message}")
+                        log.warning("bulk request refused for one document alone: %s", reason)
+                        result.rejected.append((pending[0], reason))
                         return
                     half = len(pending) // 2
                     self._send_chunk(index, docs, pending[:half], result, stop, grace_s)
                     self._send_chunk(index, docs, pending[half:], result, stop, grace_s)
                     return
-                if isinstance(exc, ApiError) and status == 400:
-                    # The request itself was refused for its content: every item in it is bad.
-                    result.rejected.extend((i, f"bulk request refused: {exc.message}") for i in pending)
-                    return
-                # 401/403 (credentials), 404 (no data stream could be made), 408, 429, 5xx, no connection: the
-                # cluster or its configuration, not the documents. Dead-lettering would lose them all: wait.
-                log.warning("bulk request failed (%s); retrying %d documents", exc, len(pending))
+                # 401/403 (credentials, privileges), 404 (no data stream could be made), 408, 429, 5xx, no
+                # connection: the cluster or its configuration, not the documents. Dead-lettering would lose them all.
+                causes[retry_cause(status) or "unavailable"] = len(pending)
+                sample = str(exc)
                 failed = pending
             else:
                 failed = []
@@ -120,9 +131,13 @@ class ElasticsearchShipper:
                     if status < 300:
                         result.indexed += 1
                     elif status == 409:
-                        result.duplicates += 1
-                    elif retriable_status(status):
+                        result.conflicts.append((pos, res.get("error", {}).get("index", "")))
+                    elif (cause := retry_cause(status)) is not None:
                         failed.append(pos)
+                        causes[cause] += 1
+                        if not sample:
+                            err = res.get("error", {})
+                            sample = f"{status} {err.get('type')}: {err.get('reason')}"
                     else:
                         err = res.get("error", {})
                         result.rejected.append((pos, f"{status} {err.get('type')}: {err.get('reason')}"))
@@ -130,15 +145,40 @@ class ElasticsearchShipper:
                 return
             result.retried += len(failed)
             if self.on_retry is not None:
-                self.on_retry(len(failed))
+                for cause, n in causes.items():
+                    self.on_retry(n, cause)
             pending = failed
             delay = backoff(attempt, self.retry_max_s)
             if attempt % 10 == 0:
-                log.warning("%d documents not settled (Elasticsearch pushing back or away); retry %d in %.1fs",
-                            len(failed), attempt + 1, delay)
+                log.warning("%d documents not settled (%s; e.g. %s): the cluster's state, not the documents' fault, "
+                            "so they are neither dead-lettered nor committed; retry %d in %.1fs", len(failed),
+                            ", ".join(f"{n} {c}" for c, n in causes.items()), sample[:300], attempt + 1, delay)
             attempt += 1
             if stop is not None and stop.is_set() and deadline is None:
                 deadline = time.monotonic() + grace_s
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise ElasticsearchUnavailable(f"{len(pending)} documents still unsettled at the deadline")
             time.sleep(delay)
+
+    def stored_field(self, refs: Sequence[tuple[str, str]], path: str) -> dict[str, Any]:
+        """The value at the dotted ``path`` of stored documents, by id, read in real time (no refresh needed);
+        ``refs`` are (backing index, id). Documents or fields not found are left out.
+
+        Raises ``ElasticsearchUnavailable`` when the cluster does not answer.
+        """
+        if not refs:
+            return {}
+        try:
+            resp = self.client.mget(docs=[{"_index": idx, "_id": doc_id} for idx, doc_id in refs],
+                                    source_includes=[path], realtime=True)
+        except (TransportError, ApiError) as exc:
+            raise ElasticsearchUnavailable(f"reading {path} of {len(refs)} stored documents: {exc}") from exc
+        keys = path.split(".")
+        found: dict[str, Any] = {}
+        for doc in resp.get("docs", []):
+            node: Any = doc.get("_source") if doc.get("found") else None
+            for key in keys:
+                node = node.get(key) if isinstance(node, dict) else None
+            if node is not None:
+                found[doc["_id"]] = node
+        return found

@@ -43,6 +43,16 @@ def test_foreign_raw_line_gets_kafka_identity() -> None:
     assert batch.entries == [Entry(41, 1_700_000_000_123_000_000, "plain line")]
 
 
+def test_foreign_identity_includes_the_topic_id_so_a_recreated_topic_is_another_source() -> None:
+    old = decode_record(b"line", None, **META, topic_id="GBgMoBd2SHOzis98juJyRQ")
+    new = decode_record(b"line", None, **META, topic_id="tHXiShiZQm6qw62p0k96KA")
+    assert old.source.id == "kafka/t/GBgMoBd2SHOzis98juJyRQ/3"
+    assert entry_id(old.source.id, 41) != entry_id(new.source.id, 41)
+    # a logjet record's identity is its own, whatever the topic
+    key, value, headers = encode_batch(Batch(Source("file:h:1", "file"), [Entry(0, 1, "x")]))
+    assert decode_record(value, headers, **META, topic_id="GBgMoBd2SHOzis98juJyRQ").source.id == "file:h:1"
+
+
 def test_foreign_json_object_is_kept_verbatim_for_the_parser() -> None:
     value = orjson.dumps({"message": "hi", "level": "warn"})
     assert decode_record(value, [("other", b"x")], **META).entries[0].message == value.decode()
