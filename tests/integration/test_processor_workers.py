@@ -139,3 +139,84 @@ def test_elasticsearch_stopped_for_a_minute_loses_nothing(make_settings, endpoin
         _exactly(settings, 21_000)
     finally:
         _stop(proc, settings)
+
+
+def slow_parser(message: str) -> None:
+    """A user parser that takes 10 ms per entry: a processor slow enough to keep a lag while the test looks."""
+    time.sleep(0.01)
+
+
+def _lag(port: int) -> dict[int, float]:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    except httpx.ConnectError:  # the process is still starting
+        return {}
+    out = {}
+    for m in re.finditer(r"^logjet_processor_consumer_lag\{([^}]*)\} (\S+)$", text, re.M):
+        partition = re.search(r'partition="(\d+)"', m.group(1))
+        assert partition is not None
+        out[int(partition.group(1))] = float(m.group(2))
+    return out
+
+
+def _true_lag(settings) -> dict[int, int]:  # noqa: ANN001
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap, "group.id": settings.processor.group_id})
+    try:
+        parts = [TopicPartition(settings.kafka.topic, p) for p in range(4)]
+        return {tp.partition: consumer.get_watermark_offsets(tp, timeout=5)[1] - max(tp.offset, 0)
+                for tp in consumer.committed(parts, timeout=5)}
+    finally:
+        consumer.close()
+
+
+def test_each_process_reports_the_lag_of_the_partitions_it_owns_and_drops_those_it_gives_away(
+        make_settings, tmp_path: Path) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    settings = make_settings(processor={
+        "batch_max_records": 20, "lag_interval_s": 0.5,
+        "parsers": [{"name": "slow", "function": "tests.integration.test_processor_workers:slow_parser"}]})
+    topic = settings.kafka.topic
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
+    admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(30)
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap, "linger.ms": 20})
+    for i in range(4000):
+        producer.produce(topic, f"entry {i}".encode(), partition=i % 4)
+    assert producer.flush(60) == 0
+    env = env_for(settings)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    def start(name: str, port: int) -> subprocess.Popen:
+        log = open(tmp_path / name / "process.out", "ab")  # noqa: SIM115 - kept open for the child
+        return subprocess.Popen([sys.executable, "-m", "logjet", "process", "--workers", "1"],
+                                env=env | {"LOGJET_PROCESSOR_METRICS_PORT": str(port)}, stdout=log,
+                                stderr=subprocess.STDOUT)
+
+    port_a, port_b = free_port(), free_port()
+    a = start("a", port_a)
+    b = None
+    try:
+        wait_for(lambda: set(_lag(port_a)) == {0, 1, 2, 3}, 60, "process A to report its four partitions")
+        assert all(0 < n <= 1000 for n in _lag(port_a).values())
+        b = start("b", port_b)
+
+        def split() -> bool:
+            owned_a, owned_b = set(_lag(port_a)), set(_lag(port_b))
+            return bool(owned_a) and bool(owned_b) and not owned_a & owned_b and owned_a | owned_b == {0, 1, 2, 3}
+
+        # A gave two partitions to B: A reports only the two it kept, B the two it got, none twice.
+        wait_for(split, 60, "the partitions to be split between A and B, each reported by its owner alone")
+        reported = _lag(port_a) | _lag(port_b)
+        true = _true_lag(settings)
+        # Reported at most half a second ago, at up to ~100 entries a second per process: close to the true lag.
+        assert all(-10 <= reported[p] - true[p] <= 150 for p in range(4)), (reported, true)
+        _stop(b, settings)
+        b = None
+        wait_for(lambda: set(_lag(port_a)) == {0, 1, 2, 3}, 60, "A to report all four partitions again")
+    finally:
+        if b is not None:
+            _stop(b, settings)
+        _stop(a, settings)
