@@ -19,7 +19,8 @@ and reported for exactly the partitions this worker owns: a partition given away
 
 Third-party records are identified by topic, topic id, partition and offset; the topic ids are read with the admin
 client when a partition is first seen (after each assignment) and again whenever its offsets go backwards, as they
-do when the topic is deleted and created again under the same name.
+do when the topic is deleted and created again under the same name. Every ``topic_check_s`` the ids are compared with
+the broker's: a topic re-created under the worker gets a new consumer.
 """
 
 from __future__ import annotations
@@ -428,18 +429,17 @@ class Worker:
                         raise FatalError(f"Kafka consumer failed fatally: {err.str()}")
                     elif err.code() != KafkaError._PARTITION_EOF:
                         log.warning("consumer: %s", err.str())
-                if time.monotonic() - self._topics_checked_at >= self.ps.topic_check_s:
-                    self._check_topics()
                 if not good:
                     self._settle_in_flight()  # a quiet topic: nothing to overlap with
-                    continue
-                for segment, stale in self._segments(good):
+                for segment, stale in self._segments(good) if good else ():
                     self._ensure_topic_ids(segment, stale)
                     # While Elasticsearch indexes one batch, the next is parsed: the worker's core and the cluster
                     # work at the same time. Batches are still committed in order, each after its acknowledgement.
                     started = self._start(segment)
                     self._settle_in_flight()
                     self._in_flight = started
+                if time.monotonic() - self._topics_checked_at >= self.ps.topic_check_s:
+                    self._check_topics()  # settles and commits the batch in flight first, if it must act
             self._settle_in_flight()
         finally:
             self._leave()
