@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from logjet.config import LogjetSettings, load_settings
+from logjet.config import LogjetSettings, load_settings, redact_url
 from logjet.errors import ConfigError, LogjetError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -27,12 +27,22 @@ ConfigOpt = Annotated[
 ]
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Removes the credentials of any URL from a log line, exceptions included (an Elasticsearch URL may carry
+    ``user:password@``, and client errors quote it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url(super().format(record))
+
+
 def _setup_logging() -> None:
     logging.basicConfig(
         level=os.environ.get("LOGJET_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # One line per HTTP request or bulk call drowns what logjet itself says.
     for noisy in ("httpx", "elastic_transport.transport"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -283,10 +293,10 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
+        typer.echo(f"configuration error: {redact_url(str(exc))}", err=True)
         sys.exit(2)
     except LogjetError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact_url(str(exc))}", err=True)
         sys.exit(1)
 
 
