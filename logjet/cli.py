@@ -179,14 +179,14 @@ def _address(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not port.isdigit():
         raise ConfigError(f"syslog address {value!r} must be host:port")
-    return host or "0.0.0.0", int(port)
+    return host or "127.0.0.1", int(port)  # all interfaces only when asked: --udp 0.0.0.0:514
 
 
 @collect_app.command("syslog")
 def collect_syslog(
     ctx: typer.Context,
-    udp: Annotated[Optional[list[str]], typer.Option(help="host:port of a UDP listener (repeatable).")] = None,  # noqa: UP045
-    tcp: Annotated[Optional[list[str]], typer.Option(help="host:port of a TCP listener (repeatable).")] = None,  # noqa: UP045
+    udp: Annotated[Optional[list[str]], typer.Option(help="host:port of a UDP listener (repeatable; :port is loopback).")] = None,  # noqa: UP045
+    tcp: Annotated[Optional[list[str]], typer.Option(help="host:port of a TCP listener (repeatable; :port is loopback).")] = None,  # noqa: UP045
     config: ConfigOpt = None,
 ) -> None:
     """Receive syslog (RFC 3164 and 5424) over UDP and TCP."""

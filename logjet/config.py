@@ -175,7 +175,9 @@ class TlsSettings(_Component):
 
 class SyslogInputSettings(_Component):
     protocol: Literal["udp", "tcp"] = Field(description="udp, or tcp (newline framing or RFC 6587 octet counting).")
-    host: str = Field("0.0.0.0", description="Bind address.")
+    host: str = Field(
+        "127.0.0.1", description="Bind address: loopback unless set (0.0.0.0, or the pod's IP, to hear other hosts)."
+    )
     port: int = Field(514, ge=0, le=65535, description="Bind port (0: any free port, for tests).")
     tls: TlsSettings | None = Field(None, description="TCP only: serve TLS.")
     max_message_bytes: int = Field(65536, ge=480, description="Longer messages are truncated and flagged.")
@@ -183,7 +185,24 @@ class SyslogInputSettings(_Component):
         20000, ge=1, description="Messages received and held while Kafka is slow. Beyond it UDP drops new ones "
         "(counted) and TCP stops reading its connections."
     )
-    max_connections: int = Field(1024, ge=1, description="TCP: connections served at once; more are refused.")
+    max_connections: int = Field(
+        1024, ge=1, description="TCP: connections served at once. A new one beyond it replaces the connection idle "
+        "longest (idle for a second at least); with none idle, it is refused."
+    )
+    max_connections_per_source: int = Field(
+        64, ge=1, description="TCP: connections from one sender address at once; more are refused."
+    )
+    idle_timeout_s: float = Field(
+        300.0, gt=0, description="TCP: a connection that sends nothing for this long is closed. Its clock starts "
+        "when it is accepted: a TLS handshake is part of it."
+    )
+    tls_handshake_timeout_s: float = Field(
+        10.0, gt=0, description="TCP with TLS: the whole handshake must end within this (and within idle_timeout_s)."
+    )
+    max_senders: int = Field(
+        4096, ge=1, description="Senders whose source description is kept (least recently heard forgotten first; "
+        "entries keep unique identities either way): bounds memory under spoofed UDP sender addresses."
+    )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every message of this listener.")
 
     @model_validator(mode="after")
