@@ -185,8 +185,8 @@ def _address(value: str) -> tuple[str, int]:
 @collect_app.command("syslog")
 def collect_syslog(
     ctx: typer.Context,
-    udp: Annotated[Optional[list[str]], typer.Option(help="host:port of a UDP listener (repeatable; :port is loopback).")] = None,  # noqa: UP045
-    tcp: Annotated[Optional[list[str]], typer.Option(help="host:port of a TCP listener (repeatable; :port is loopback).")] = None,  # noqa: UP045
+    udp: Annotated[Optional[list[str]], typer.Option(help="UDP listener host:port (repeatable).")] = None,  # noqa: UP045
+    tcp: Annotated[Optional[list[str]], typer.Option(help="TCP listener host:port (repeatable).")] = None,  # noqa: UP045
     config: ConfigOpt = None,
 ) -> None:
     """Receive syslog (RFC 3164 and 5424) over UDP and TCP."""
