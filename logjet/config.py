@@ -372,8 +372,8 @@ class StackSettings(_Component):
     maven: str = Field("mvn", description="Maven executable that resolves the servers' artifacts.")
     run_as: str = Field(
         "logjet-stack",
-        description="Elasticsearch refuses to run as root: when started by root it runs as this system user, "
-        "created if missing.",
+        description="When `stack up` runs as root, Kafka and Elasticsearch run as this unprivileged system user "
+        "(created if missing), which owns only their data, logs and temporary files.",
     )
 
 
