@@ -375,16 +375,17 @@ def test_kafka_is_reached_over_sasl_ssl_in_the_examples() -> None:
     assert _config().kafka.options["sasl.mechanism"].startswith("SCRAM-")
 
 
-def test_metrics_ports_are_loopback_unless_a_pod_opens_them() -> None:
+def test_ports_are_loopback_unless_a_pod_opens_them_on_its_own_address() -> None:
     from logjet.config import CollectorSettings, ProcessorSettings
 
     assert CollectorSettings().metrics_host == "127.0.0.1" and ProcessorSettings().metrics_host == "127.0.0.1"
     config = yaml.safe_load(next(d for _, d in _docs() if d["kind"] == "ConfigMap"
                                  and d["metadata"]["name"] == "logjet-config")["data"]["logjet.yaml"])
     assert "metrics_host" not in config["collector"] and "metrics_host" not in config["processor"]
+    assert "host" not in config["api"]
     for _, _, container in _containers():  # the pods open them on their own address only, never 0.0.0.0
         env = _container_env(container)
-        for key in ("LOGJET_COLLECTOR_METRICS_HOST", "LOGJET_PROCESSOR_METRICS_HOST"):
+        for key in ("LOGJET_COLLECTOR_METRICS_HOST", "LOGJET_PROCESSOR_METRICS_HOST", "LOGJET_API_HOST"):
             assert env.get(key) in (None, DOWNWARD["status.podIP"]), (container["name"], key)
 
 
