@@ -124,7 +124,7 @@ class ElasticsearchServer:
         except FileNotFoundError:
             pass
         res = subprocess.run([str(self.dist / "bin" / "elasticsearch-keystore"), "create"], capture_output=True,
-                             text=True, check=False, env=self._environment(), cwd=self.home)
+                             text=True, check=False, env=self.tool_environment(), cwd=self.home)
         if res.returncode != 0:
             raise StackError(f"creating Elasticsearch's keystore failed:\n{res.stdout}\n{res.stderr}")
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -133,6 +133,17 @@ class ElasticsearchServer:
             os.fchmod(fd, 0o600)
         finally:
             os.close(fd)
+
+    def tool_environment(self) -> dict[str, str]:
+        """The environment of Elasticsearch's tools run by root: their temporary files (the launcher unpacks and
+        loads a native library there) in a private directory, never in run/, which the node's user writes."""
+        tmp = self.home / "tool-tmp"
+        private_dir(tmp)
+        return ServerAccount.current().environment(tmp, {
+            "ES_PATH_CONF": str(self.conf),
+            "ES_JAVA_HOME": str(self.java_home),
+            "ES_TMPDIR": str(tmp),
+        })
 
     def _environment(self) -> dict[str, str]:
         return self.account.environment(self.home / "run", {

@@ -65,6 +65,17 @@ def test_the_servers_get_only_the_environment_they_need(tmp_path: Path, monkeypa
     assert SECRET not in repr(env) + repr(kenv)
 
 
+def test_tools_root_runs_keep_their_temporary_files_where_only_root_writes(tmp_path: Path) -> None:
+    es = _elasticsearch(tmp_path)
+    es.home.mkdir(parents=True, exist_ok=True)
+    env = es.tool_environment()
+    for key in ("ES_TMPDIR", "HOME"):
+        st = os.lstat(env[key])
+        assert st.st_uid == 0 and not stat.S_IMODE(st.st_mode) & 0o022, key
+        assert Path(env[key]) != es.home / "run"
+    assert "USER" not in env
+
+
 def test_a_real_process_runs_as_the_account_without_privileges_or_the_callers_environment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
