@@ -10,6 +10,16 @@ from logjet.config import load_settings
 from logjet.errors import ConfigError
 
 
+@pytest.fixture(autouse=True)
+def _no_logjet_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read files; LOGJET_* variables of the shell (the test endpoints) would override them."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("LOGJET_"):
+            monkeypatch.delenv(key)
+
+
 def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("LOGJET_CONFIG", "LOGJET_KAFKA_BOOTSTRAP", "LOGJET_ELASTICSEARCH_URL"):
         monkeypatch.delenv(var, raising=False)

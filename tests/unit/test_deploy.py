@@ -27,6 +27,16 @@ K8S = ROOT / "compose" / "kubernetes"
 K8S_VERSION = "1.30.0"
 
 
+@pytest.fixture(autouse=True)
+def _no_logjet_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read files; LOGJET_* variables of the shell (the test endpoints) would override them."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("LOGJET_"):
+            monkeypatch.delenv(key)
+
+
 def _docs() -> list[tuple[str, dict]]:
     out = []
     for path in sorted(K8S.glob("*.yaml")):
