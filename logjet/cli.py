@@ -27,7 +27,7 @@ ConfigOpt = Annotated[
 ]
 
 
-class _RedactingFormatter(logging.Formatter):
+class RedactingFormatter(logging.Formatter):
     """Removes the credentials of any URL from a log line, exceptions included (an Elasticsearch URL may carry
     ``user:password@``, and client errors quote it)."""
 
@@ -42,7 +42,7 @@ def _setup_logging() -> None:
         stream=sys.stderr,
     )
     for handler in logging.getLogger().handlers:
-        handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # One line per HTTP request or bulk call drowns what logjet itself says.
     for noisy in ("httpx", "elastic_transport.transport"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
