@@ -37,6 +37,10 @@ class CollectorMetrics:
                                        "Kafka records sent and not yet acknowledged.", registry=r)
         self.connections = Gauge("logjet_collector_syslog_connections", "Open syslog TCP connections, per input.",
                                  ["input"], registry=r)
+        self.connections_closed = Counter(
+            "logjet_collector_syslog_connections_closed", "Syslog TCP connections closed or refused, per input and "
+            "reason (closed_by_peer, idle_timeout, handshake_timeout, replaced_idle, per_source_limit, "
+            "max_connections, error, stopping).", ["input", "reason"], registry=r)
         self.queue_depth = Gauge("logjet_collector_syslog_queue_depth",
                                  "Syslog messages received and waiting for Kafka, per input.", ["input"], registry=r)
         self.heartbeat = time.monotonic()

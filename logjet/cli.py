@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from logjet.config import LogjetSettings, load_settings
+from logjet.config import LogjetSettings, load_settings, redact_url
 from logjet.errors import ConfigError, LogjetError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -27,12 +27,22 @@ ConfigOpt = Annotated[
 ]
 
 
+class RedactingFormatter(logging.Formatter):
+    """Removes the credentials of any URL from a log line, exceptions included (an Elasticsearch URL may carry
+    ``user:password@``, and client errors quote it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url(super().format(record))
+
+
 def _setup_logging() -> None:
     logging.basicConfig(
         level=os.environ.get("LOGJET_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # One line per HTTP request or bulk call drowns what logjet itself says.
     for noisy in ("httpx", "elastic_transport.transport"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -169,14 +179,14 @@ def _address(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not port.isdigit():
         raise ConfigError(f"syslog address {value!r} must be host:port")
-    return host or "0.0.0.0", int(port)
+    return host or "127.0.0.1", int(port)  # all interfaces only when asked: --udp 0.0.0.0:514
 
 
 @collect_app.command("syslog")
 def collect_syslog(
     ctx: typer.Context,
-    udp: Annotated[Optional[list[str]], typer.Option(help="host:port of a UDP listener (repeatable).")] = None,  # noqa: UP045
-    tcp: Annotated[Optional[list[str]], typer.Option(help="host:port of a TCP listener (repeatable).")] = None,  # noqa: UP045
+    udp: Annotated[Optional[list[str]], typer.Option(help="UDP listener host:port (repeatable).")] = None,  # noqa: UP045
+    tcp: Annotated[Optional[list[str]], typer.Option(help="TCP listener host:port (repeatable).")] = None,  # noqa: UP045
     config: ConfigOpt = None,
 ) -> None:
     """Receive syslog (RFC 3164 and 5424) over UDP and TCP."""
@@ -283,10 +293,10 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
+        typer.echo(f"configuration error: {redact_url(str(exc))}", err=True)
         sys.exit(2)
     except LogjetError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact_url(str(exc))}", err=True)
         sys.exit(1)
 
 

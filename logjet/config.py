@@ -5,7 +5,8 @@ Sources, highest priority first: ``LOGJET_*`` environment variables, then the YA
 and field: ``LOGJET_KAFKA_BOOTSTRAP`` sets ``kafka.bootstrap``, ``LOGJET_PROCESSOR_BATCH_MAX_RECORDS`` sets
 ``processor.batch_max_records``. Dict-valued settings take JSON in the environment.
 
-Validation does no I/O: a bad key or value raises ``ConfigError`` naming it, before anything connects.
+Validation does no I/O: a bad key or value raises ``ConfigError`` naming it, before anything connects. The error
+never shows the value of a key that can hold a secret (``is_secret_key``), nor the credentials of a URL.
 librdkafka options (``kafka.options``) and Elasticsearch client options (``elasticsearch.options``) pass through
 untouched; librdkafka and the client validate them when the component builds its client.
 """
@@ -20,7 +21,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from logjet.errors import ConfigError
 
@@ -41,6 +42,9 @@ __all__ = [
     "ProcessorSettings",
     "StackSettings",
     "load_settings",
+    "redact",
+    "redact_url",
+    "is_secret_key",
 ]
 
 LibrdkafkaValue = str | int | float | bool
@@ -171,7 +175,9 @@ class TlsSettings(_Component):
 
 class SyslogInputSettings(_Component):
     protocol: Literal["udp", "tcp"] = Field(description="udp, or tcp (newline framing or RFC 6587 octet counting).")
-    host: str = Field("0.0.0.0", description="Bind address.")
+    host: str = Field(
+        "127.0.0.1", description="Bind address: loopback unless set (0.0.0.0, or the pod's IP, to hear other hosts)."
+    )
     port: int = Field(514, ge=0, le=65535, description="Bind port (0: any free port, for tests).")
     tls: TlsSettings | None = Field(None, description="TCP only: serve TLS.")
     max_message_bytes: int = Field(65536, ge=480, description="Longer messages are truncated and flagged.")
@@ -179,7 +185,24 @@ class SyslogInputSettings(_Component):
         20000, ge=1, description="Messages received and held while Kafka is slow. Beyond it UDP drops new ones "
         "(counted) and TCP stops reading its connections."
     )
-    max_connections: int = Field(1024, ge=1, description="TCP: connections served at once; more are refused.")
+    max_connections: int = Field(
+        1024, ge=1, description="TCP: connections served at once. A new one beyond it replaces the connection idle "
+        "longest (idle for a second at least); with none idle, it is refused."
+    )
+    max_connections_per_source: int = Field(
+        64, ge=1, description="TCP: connections from one sender address at once; more are refused."
+    )
+    idle_timeout_s: float = Field(
+        300.0, gt=0, description="TCP: a connection that sends nothing for this long is closed. Its clock starts "
+        "when it is accepted: a TLS handshake is part of it."
+    )
+    tls_handshake_timeout_s: float = Field(
+        10.0, gt=0, description="TCP with TLS: the whole handshake must end within this (and within idle_timeout_s)."
+    )
+    max_senders: int = Field(
+        4096, ge=1, description="Senders whose source description is kept (least recently heard forgotten first; "
+        "entries keep unique identities either way): bounds memory under spoofed UDP sender addresses."
+    )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every message of this listener.")
 
     @model_validator(mode="after")
@@ -361,8 +384,8 @@ class StackSettings(_Component):
     maven: str = Field("mvn", description="Maven executable that resolves the servers' artifacts.")
     run_as: str = Field(
         "logjet-stack",
-        description="Elasticsearch refuses to run as root: when started by root it runs as this system user, "
-        "created if missing.",
+        description="When `stack up` runs as root, Kafka and Elasticsearch run as this unprivileged system user "
+        "(created if missing), which owns only their data, logs and temporary files.",
     )
 
 
@@ -395,13 +418,63 @@ class LogjetSettings(BaseSettings):
         return (env_settings, init_settings)
 
 
+# Keys whose values can hold secrets: credentials, keys and tokens (in librdkafka's dotted names, the client's
+# keyword arguments and logjet's own fields). An error names such a key, never its value.
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|credential|auth|api_?key|sha256|private|^sasl\.|^ssl\..*key|_key$",
+    re.IGNORECASE,
+)
+# scheme://user:password@host: the part before '@' is replaced.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.\-]*://)[^/@\s]+@", re.IGNORECASE)
+HIDDEN = "<hidden>"
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a setting or option of this name can hold a secret (its value is never printed)."""
+    return bool(_SECRET_KEY.search(name))
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the credentials of every URL in it (``scheme://user:password@``) replaced."""
+    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{HIDDEN}@", text)
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    """A copy of a settings value fit to print: values of secret keys hidden, URL credentials removed."""
+    if key is not None and is_secret_key(key):
+        return HIDDEN
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return redact_url(value)
+    return value
+
+
 def _format_validation_error(exc: ValidationError, origin: str) -> str:
     lines = [f"invalid logjet configuration ({origin}):"]
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        env = "LOGJET_" + "_".join(str(p) for p in err["loc"][:2]).upper() if err["loc"] else ""
-        lines.append(f"  {key}: {err['msg']} (input: {err.get('input')!r}; environment variable: {env})")
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc) or "<root>"
+        env = "LOGJET_" + "_".join(loc[:2]).upper() if loc else ""
+        if any(is_secret_key(part) for part in loc):
+            shown = "value hidden: the key can hold a secret"
+        else:
+            shown = f"input: {redact(err.get('input'))!r}"
+        lines.append(f"  {key}: {redact_url(err['msg'])} ({shown}; environment variable: {env})")
     return "\n".join(lines)
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+    # PyYAML's own message quotes the offending lines, which may hold a password: only positions and problems.
+    parts = []
+    for text, mark in ((getattr(exc, "context", None), getattr(exc, "context_mark", None)),
+                       (getattr(exc, "problem", None), getattr(exc, "problem_mark", None))):
+        if text or mark:
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            parts.append(f"{text or ''}{where}")
+    return f"configuration file {path} is not valid YAML: {'; '.join(parts) or type(exc).__name__}"
 
 
 def load_settings(path: Path | str | None = None) -> LogjetSettings:
@@ -421,13 +494,19 @@ def load_settings(path: Path | str | None = None) -> LogjetSettings:
         except OSError as exc:
             raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from exc
+            raise ConfigError(_yaml_error(path, exc)) from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"configuration file {path} must hold a mapping at the top, not {type(loaded).__name__}")
         data = loaded
+    # The causes are not chained (``from None``): pydantic's and PyYAML's own messages quote the values, secrets
+    # included, and a traceback would print them.
     try:
         return LogjetSettings(**data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, origin)) from exc
+        raise ConfigError(_format_validation_error(exc, origin)) from None
+    except SettingsError as exc:
+        # An environment variable that is not valid JSON where a dict or list is expected.
+        raise ConfigError(f"invalid logjet configuration ({origin}): {exc} (a LOGJET_* variable of a dict or list "
+                          "setting must hold JSON)") from None

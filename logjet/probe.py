@@ -15,6 +15,8 @@ __all__ = ["ProbeServer", "health_route", "metrics_route"]
 
 # What a route answers: (status, content type, body).
 Route = Callable[[], tuple[int, str, bytes]]
+# A client that opens a connection and sends nothing (or trickles a request) holds a thread: not for long.
+REQUEST_TIMEOUT_S = 5.0
 
 
 def metrics_route(registry: Callable[[], Collector]) -> Route:
@@ -32,6 +34,8 @@ def health_route(check: Callable[[], tuple[bool, dict[str, Any]]]) -> Route:
 class ProbeServer:
     def __init__(self, host: str, port: int, routes: Mapping[str, Route]) -> None:
         class Handler(BaseHTTPRequestHandler):
+            timeout = REQUEST_TIMEOUT_S
+
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 route = routes.get(self.path.split("?")[0])
                 code, ctype, body = route() if route else (404, "text/plain", b"not found\n")

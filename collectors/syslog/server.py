@@ -5,17 +5,28 @@ their sockets and the senders' TCP windows close: nothing is lost. UDP has no wa
 bounded and what does not fit is dropped and counted (``logjet_collector_entries_dropped{reason="queue_full"}``).
 
 Syslog cannot be replayed, so entries get identities unique to this run of the collector: the source id carries
-the listener, the sender's address and the time the collector started.
+the listener, the sender's address and the time the collector started, and the sequence is one counter per listener,
+so forgetting a sender (the table of senders is bounded) never gives two entries the same identity.
+
+Load cannot take a TCP listener from its real senders: each sender address has at most
+``max_connections_per_source`` connections; a connection silent for ``idle_timeout_s`` is closed (a TLS handshake
+counts as silence, and must also end within ``tls_handshake_timeout_s`` in all); and when ``max_connections`` are
+open, a new connection replaces the one idle longest instead of being refused.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import math
+import resource
+import select
 import socket
 import ssl
 import threading
 import time
-from collections import deque
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, field
 
 from collectors.metrics import CollectorMetrics
 from collectors.output import Output
@@ -32,6 +43,56 @@ log = logging.getLogger("logjet.collector.syslog")
 # (raw message, sender ip, receive time, truncated)
 Received = tuple[bytes, str, int, bool]
 DRAIN_MAX = 20000
+# A connection must have been silent this long to be replaced by a new one: busy senders are never churned.
+EVICT_MIN_IDLE_S = 1.0
+POLL_S = 0.5
+# Descriptors beyond the connections: files, Kafka's sockets, the metrics port.
+FD_MARGIN = 256
+_fd_lock = threading.Lock()
+_fds_reserved = FD_MARGIN
+
+
+def _reserve_fds(count: int, what: str) -> None:
+    """Raise this process's soft descriptor limit to fit ``count`` more, or refuse to start saying what to change.
+
+    A listener that runs out of descriptors cannot accept even its real senders, so the limit is checked up front.
+    """
+    global _fds_reserved
+    with _fd_lock:
+        needed = _fds_reserved + count
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            target = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            if target < needed:
+                raise ConfigError(f"{what} needs about {needed} file descriptors and the hard limit is {hard}: "
+                                  "raise it (ulimit -n, LimitNOFILE, the container's nofile ulimit) or lower "
+                                  "max_connections")
+        _fds_reserved = needed
+
+
+def _release_fds(count: int) -> None:
+    global _fds_reserved
+    with _fd_lock:
+        _fds_reserved -= count
+
+
+@dataclass(eq=False)
+class _Connection:
+    sock: socket.socket
+    peer: str
+    last_activity: float = field(default_factory=time.monotonic)
+    closing: str | None = None  # why the listener closes it, once decided
+
+    def close_because(self, reason: str) -> None:
+        """Wake the connection's thread (its read returns end of stream) so it ends itself."""
+        self.closing = reason
+        try:
+            # The plain socket's shutdown, also under TLS: SSLSocket.shutdown would drop the TLS state under the
+            # reading thread's feet.
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class _HeldMessages:
@@ -81,10 +142,11 @@ class SyslogListener:
         self.name = f"syslog_{settings.protocol}"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._conns: set[socket.socket] = set()
+        self._conns: set[_Connection] = set()
+        self._per_source: Counter[str] = Counter()
         self._conns_lock = threading.Lock()
-        self._sources: dict[str, Source] = {}
-        self._seq: dict[str, int] = {}
+        self._sources: OrderedDict[str, Source] = OrderedDict()
+        self._seq = 0
         self._ssl = self._tls_context() if settings.tls else None
         family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
         kind = socket.SOCK_DGRAM if settings.protocol == "udp" else socket.SOCK_STREAM
@@ -101,7 +163,12 @@ class SyslogListener:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
             self._udp: deque[Received] = deque()
         else:
-            self.sock.listen(128)
+            try:
+                _reserve_fds(settings.max_connections, f"syslog tcp listener {settings.host}:{self.port}")
+            except ConfigError:
+                self.sock.close()
+                raise
+            self.sock.listen(1024)  # a burst of connections waits for accept() instead of being dropped
             self._tcp = _HeldMessages(settings.queue_max)
         self.sock.settimeout(0.5)
 
@@ -150,48 +217,116 @@ class SyslogListener:
         refused = self.metrics.entries_dropped.labels(self.name, "connection_refused")
         while not self._stop.is_set():
             try:
-                conn, addr = self.sock.accept()
+                sock, addr = self.sock.accept()
             except TimeoutError:
                 continue
-            except OSError:
+            except OSError as exc:
                 if self._stop.is_set():
                     return
-                raise
-            with self._conns_lock:
-                if len(self._conns) >= self.settings.max_connections:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED):
+                    # Out of descriptors or memory for a moment: the listener stays up for when they return.
                     refused.inc()
-                    conn.close()
+                    log.warning("syslog tcp listener on port %d cannot accept: %s", self.port, exc.strerror)
+                    time.sleep(0.1)
                     continue
-                self._conns.add(conn)
-            t = threading.Thread(target=self._connection, args=(conn, addr[0]), daemon=True,
+                raise
+            conn = self._admit(sock, addr[0])
+            if conn is None:
+                refused.inc()
+                sock.close()
+                continue
+            t = threading.Thread(target=self._connection, args=(conn,), daemon=True,
                                  name=f"{self.name}:{addr[0]}:{addr[1]}")
             t.start()
 
-    def _connection(self, conn: socket.socket, peer: str) -> None:
+    def _admit(self, sock: socket.socket, peer: str) -> _Connection | None:
+        closed = self.metrics.connections_closed
+        with self._conns_lock:
+            if self._per_source[peer] >= self.settings.max_connections_per_source:
+                closed.labels(self.name, "per_source_limit").inc()
+                return None
+            open_ = [c for c in self._conns if c.closing is None]
+            if len(open_) >= self.settings.max_connections:
+                victim = min(open_, key=lambda c: c.last_activity)
+                if time.monotonic() - victim.last_activity < EVICT_MIN_IDLE_S:
+                    closed.labels(self.name, "max_connections").inc()
+                    return None
+                victim.close_because("replaced_idle")
+            conn = _Connection(sock, peer)
+            self._conns.add(conn)
+            self._per_source[peer] += 1
+            return conn
+
+    def _release(self, conn: _Connection, reason: str) -> None:
+        with self._conns_lock:
+            self._conns.discard(conn)
+            self._per_source[conn.peer] -= 1
+            if self._per_source[conn.peer] <= 0:
+                del self._per_source[conn.peer]
+        self.metrics.connections_closed.labels(self.name, conn.closing or reason).inc()
+
+    def _handshake(self, conn: _Connection) -> None:
+        """TLS handshake within its deadline, counted from the accept: a peer trickling bytes cannot stretch it."""
+        assert self._ssl is not None
+        budget = min(self.settings.tls_handshake_timeout_s, self.settings.idle_timeout_s)
+        deadline = conn.last_activity + budget
+        conn.sock.setblocking(False)
+        tls = self._ssl.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False)
+        conn.sock = tls
+        poller = select.poll()  # not select(): descriptors above 1024 are expected under load
+        while True:
+            try:
+                tls.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                poller.register(tls, select.POLLIN)
+            except ssl.SSLWantWriteError:
+                poller.register(tls, select.POLLOUT)
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stop.is_set() or conn.closing:
+                raise TimeoutError("TLS handshake not finished in time")
+            poller.poll(min(left, POLL_S) * 1000)
+            poller.unregister(tls)
+
+    def _connection(self, conn: _Connection) -> None:
         gauge = self.metrics.connections.labels(self.name)
         gauge.inc()
         framer = Framer(self.settings.max_message_bytes)
+        reason = "closed_by_peer"
+        peer = conn.peer
         try:
             if self._ssl is not None:
-                conn.settimeout(10)
-                conn = self._ssl.wrap_socket(conn, server_side=True)
-            conn.settimeout(0.5)
+                try:
+                    self._handshake(conn)
+                except TimeoutError:
+                    reason = "handshake_timeout"
+                    return
+            conn.sock.settimeout(POLL_S)
+            idle_timeout = self.settings.idle_timeout_s
             while not self._stop.is_set():
                 try:
-                    data = conn.recv(65536)
+                    data = conn.sock.recv(65536)
                 except TimeoutError:
+                    if time.monotonic() - conn.last_activity >= idle_timeout:
+                        reason = "idle_timeout"
+                        return
                     continue
                 if not data:
                     self._put(framer.finish(), peer)
                     return
+                # While its messages wait for room (Kafka slow), the connection is busy, not idle: it is neither
+                # timed out nor replaced; its sender's silence is counted from when it reads again.
+                conn.last_activity = math.inf
                 self._put(framer.feed(data), peer)
+                conn.last_activity = time.monotonic()
         except (OSError, ssl.SSLError) as exc:
-            log.warning("syslog connection from %s ended: %s", peer, exc)
+            reason = "error"
+            if conn.closing is None:
+                log.warning("syslog connection from %s ended: %s", peer, exc)
         finally:
             gauge.dec()
-            with self._conns_lock:
-                self._conns.discard(conn)
-            conn.close()
+            self._release(conn, reason)
+            conn.sock.close()
 
     def _put(self, msgs: list[tuple[bytes, bool]], peer: str) -> None:
         if not msgs:
@@ -226,7 +361,10 @@ class SyslogListener:
             tags = {"source.ip": peer, "network.transport": self.settings.protocol, **self.settings.tags}
             source = self._sources[peer] = Source(sid, "syslog", self.cs.host_name,
                                                   self.cs.collector_id or self.cs.host_name, None, tags)
-            self._seq[peer] = 0
+            if len(self._sources) > self.settings.max_senders:
+                self._sources.popitem(last=False)
+        else:
+            self._sources.move_to_end(peer)
         return source
 
     def drain(self, output: Output) -> int:
@@ -239,14 +377,14 @@ class SyslogListener:
             return 0
         by_peer: dict[str, list[Entry]] = {}
         nbytes = 0
+        seq = self._seq
         for raw, peer, recv_ns, cut in items:
             nbytes += len(raw)
             p = parse(raw, recv_ns)
-            seq = self._seq.get(peer, 0)
-            self._source(peer)
-            self._seq[peer] = seq + 1
             flags = (FLAG_TRUNCATED, *p.flags) if cut else p.flags
             by_peer.setdefault(peer, []).append(Entry(seq, p.time_ns or recv_ns, p.message, flags, p.attrs))
+            seq += 1
+        self._seq = seq
         self.metrics.lines_read.labels(self.name).inc(len(items))
         self.metrics.bytes_read.labels(self.name).inc(nbytes)
         for peer, entries in by_peer.items():
@@ -255,14 +393,15 @@ class SyslogListener:
 
     def stop(self) -> None:
         """Stop receiving; what is queued stays for the last drains."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         for t in self._threads:
             t.join(timeout=2)
         self.sock.close()
+        if self.settings.protocol == "tcp":
+            _release_fds(self.settings.max_connections)
         with self._conns_lock:
             conns = list(self._conns)
         for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            conn.close_because("stopping")

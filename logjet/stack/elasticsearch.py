@@ -1,24 +1,28 @@
 """Elasticsearch 8.x, one node with security off, run from the distribution Elastic publishes on Maven Central.
 
-Elasticsearch refuses to run as root. When `stack up` runs as root (CI, containers), the node runs as an
-unprivileged system user (``stack.run_as``), created on first use; it owns only the node's config, data, logs and
-run directories.
+Layout under ``<state_dir>/elasticsearch``: ``dist/`` (the unpacked distribution), ``config/`` (with its keystore),
+the pid file and stdout log, all written by the user who runs ``stack up``; ``data/``, ``logs/`` and ``run/`` (home
+and temporary files), written by the node. Elasticsearch refuses to run as root: when root runs ``stack up``, the node
+runs as the unprivileged system user ``stack.run_as`` (created on first use), which owns only the latter and its
+keystore (see ``account.py``).
 """
 
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
+import stat
 import subprocess
 from pathlib import Path
 
 from logjet.config import StackSettings
 from logjet.errors import StackError
+from logjet.stack.account import ServerAccount, copy_private, give_to, private_dir, write_private
 from logjet.stack.maven import compose_local_dir, pom_property, run_maven
 from logjet.stack.process import ManagedProcess
 
 __all__ = ["ElasticsearchServer"]
+
+KEYSTORE = "elasticsearch.keystore"
 
 
 class ElasticsearchServer:
@@ -32,30 +36,20 @@ class ElasticsearchServer:
         self.version = pom_property(self.pom, "es.version")
         self.dist = self.home / "dist" / f"elasticsearch-{self.version}"
         self.conf = self.home / "config"
-        self.process = ManagedProcess("elasticsearch", self.home / "run" / "launcher.pid", self.home / "stdout.log")
+        # The pid file moved out of run/, which the node's user may write; an older stack's is still honoured
+        # while it is root's own file.
+        self.process = ManagedProcess("elasticsearch", self.home / "launcher.pid", self.home / "stdout.log",
+                                      legacy_pid_file=self.home / "run" / "launcher.pid")
+        self.account = ServerAccount.for_stack(settings.run_as, create=False)
 
     @property
     def server_log(self) -> Path:
         return self.home / "logs" / "logjet-local.log"
 
-    def _run_as_root(self) -> bool:
-        return os.geteuid() == 0
-
-    def _ensure_user(self) -> None:
-        user = self.settings.run_as
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            res = subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if res.returncode != 0:
-                raise StackError(f"cannot create the system user {user!r} to run Elasticsearch: {res.stderr}") from None
-
     def prepare(self) -> None:
+        self.account = ServerAccount.for_stack(self.settings.run_as, create=True)
+        self.home.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home)
         if not (self.dist / "bin" / "elasticsearch").is_file():
             run_maven(
                 self.settings.maven,
@@ -64,15 +58,12 @@ class ElasticsearchServer:
                 {"es.unpack.dir": str(self.home / "dist")},
                 self.home / "maven.log",
             )
-        for sub in ("data", "logs", "run"):
-            (self.home / sub).mkdir(parents=True, exist_ok=True)
-        self._write_config()
-        if self._run_as_root():
-            self._ensure_user()
-            for sub in ("config", "data", "logs", "run"):
-                subprocess.run(["chown", "-R", f"{self.settings.run_as}:", str(self.home / sub)], check=True)
+        self.write_files()
+        if self.account.dropped:
+            self._keystore()
             probe = subprocess.run(
-                [*self._user_prefix(), "test", "-x", str(self.dist / "bin" / "elasticsearch")], check=False
+                self.account.command(["test", "-x", str(self.dist / "bin" / "elasticsearch")]),
+                env=self.account.environment(self.home / "run"), check=False,
             )
             if probe.returncode != 0:
                 raise StackError(
@@ -80,21 +71,26 @@ class ElasticsearchServer:
                     "stack's state directory must be searchable by others (chmod o+x), or set stack.state_dir"
                 )
 
-    def _write_config(self) -> None:
+    def write_files(self) -> None:
+        """The node's configuration (private) and the directories it writes (handed to the account)."""
         s = self.settings
-        if not (self.conf / "jvm.options").is_file():
-            shutil.copytree(self.dist / "config", self.conf, dirs_exist_ok=True)
         logs = self.home / "logs"
+        private_dir(self.conf)
+        for item in sorted((self.dist / "config").iterdir()):
+            if item.is_dir():
+                private_dir(self.conf / item.name)
+            elif item.name not in ("jvm.options", "elasticsearch.yml"):
+                copy_private(item, self.conf / item.name)
         # The distribution's jvm.options writes GC logs and heap dumps relative to the working directory.
         jvm = (self.dist / "config" / "jvm.options").read_text()
         jvm = jvm.replace("file=logs/gc.log", f"file={logs}/gc.log")
         jvm = jvm.replace("ErrorFile=logs/", f"ErrorFile={logs}/").replace("HeapDumpPath=data", f"HeapDumpPath={logs}")
-        (self.conf / "jvm.options").write_text(jvm)
-        (self.conf / "jvm.options.d").mkdir(exist_ok=True)
-        (self.conf / "jvm.options.d" / "heap.options").write_text(
-            f"-Xms{s.elasticsearch_heap}\n-Xmx{s.elasticsearch_heap}\n"
-        )
-        (self.conf / "elasticsearch.yml").write_text(
+        write_private(self.conf / "jvm.options", jvm)
+        private_dir(self.conf / "jvm.options.d")
+        write_private(self.conf / "jvm.options.d" / "heap.options",
+                      f"-Xms{s.elasticsearch_heap}\n-Xmx{s.elasticsearch_heap}\n")
+        write_private(
+            self.conf / "elasticsearch.yml",
             "\n".join(
                 [
                     "cluster.name: logjet-local",
@@ -112,18 +108,52 @@ class ElasticsearchServer:
                     "action.destructive_requires_name: false",
                     "",
                 ]
-            )
+            ),
         )
+        for sub in ("data", "logs", "run"):
+            give_to(self.home / sub, self.account)
 
-    def _user_prefix(self) -> list[str]:
-        if not self._run_as_root():
-            return []
-        user = self.settings.run_as
-        return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups"]
+    def _keystore(self) -> None:
+        """The node cannot create its keystore in a directory it may not write: root creates it and gives it over."""
+        path = self.conf / KEYSTORE
+        try:
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and st.st_uid == self.account.uid:
+                return  # the node's own, from an earlier start
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        res = subprocess.run([str(self.dist / "bin" / "elasticsearch-keystore"), "create"], capture_output=True,
+                             text=True, check=False, env=self.tool_environment(), cwd=self.home)
+        if res.returncode != 0:
+            raise StackError(f"creating Elasticsearch's keystore failed:\n{res.stdout}\n{res.stderr}")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchown(fd, self.account.uid, self.account.gid)
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+
+    def tool_environment(self) -> dict[str, str]:
+        """The environment of Elasticsearch's tools run by root: their temporary files (the launcher unpacks and
+        loads a native library there) in a private directory, never in run/, which the node's user writes."""
+        tmp = self.home / "tool-tmp"
+        private_dir(tmp)
+        return ServerAccount.current().environment(tmp, {
+            "ES_PATH_CONF": str(self.conf),
+            "ES_JAVA_HOME": str(self.java_home),
+            "ES_TMPDIR": str(tmp),
+        })
+
+    def _environment(self) -> dict[str, str]:
+        return self.account.environment(self.home / "run", {
+            "ES_PATH_CONF": str(self.conf),
+            "ES_JAVA_HOME": str(self.java_home),
+            "ES_TMPDIR": str(self.home / "run"),
+        })
+
+    def start_command(self) -> list[str]:
+        return self.account.command([str(self.dist / "bin" / "elasticsearch")])
 
     def start(self) -> int:
-        env = dict(os.environ)
-        env.update(ES_PATH_CONF=str(self.conf), ES_JAVA_HOME=str(self.java_home), ES_TMPDIR=str(self.home / "run"))
-        env.pop("ES_JAVA_OPTS", None)
-        cmd = [*self._user_prefix(), str(self.dist / "bin" / "elasticsearch")]
-        return self.process.start(cmd, env=env, cwd=self.home / "run")
+        return self.process.start(self.start_command(), env=self._environment(), cwd=self.home / "run")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -48,7 +49,9 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
 
 def tail(path: Path, lines: int = 40) -> str:
     try:
-        with path.open("rb") as fh:
+        # The servers' own logs may be written by their unprivileged user: a link there is not followed.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
             fh.seek(0, os.SEEK_END)
             fh.seek(max(0, fh.tell() - 64 * 1024))
             data = fh.read().decode("utf-8", errors="replace")
@@ -57,21 +60,39 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(data.splitlines()[-lines:])
 
 
+def _read_owned(path: Path) -> str:
+    """The text of ``path`` if it is a regular file of this process's user, never through a link."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd) as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            raise PermissionError(f"{path} is not this user's own file")
+        return fh.read()
+
+
 @dataclass(frozen=True)
 class ManagedProcess:
     name: str
     pid_file: Path
     log_file: Path
+    legacy_pid_file: Path | None = None  # where an older layout kept it
 
     def pid(self) -> int | None:
-        """The pid of the running process this pid file describes, or None."""
-        try:
-            pid_text, started = self.pid_file.read_text().split()
-            pid = int(pid_text)
-        except (OSError, ValueError):
-            return None
-        _reap(pid)
-        return pid if _start_time(pid) == started else None
+        """The pid of the running process this pid file describes, or None.
+
+        Only a pid file this user wrote counts: whoever could write another could name any process to signal.
+        """
+        for path in (self.pid_file, self.legacy_pid_file):
+            if path is None:
+                continue
+            try:
+                pid_text, started = _read_owned(path).split()
+                pid = int(pid_text)
+            except (OSError, ValueError):
+                continue
+            _reap(pid)
+            return pid if _start_time(pid) == started else None
+        return None
 
     def start(self, cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> int:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +119,7 @@ class ManagedProcess:
         """SIGTERM the process group, SIGKILL it after ``timeout``. Returns whether anything was running."""
         pid = self.pid()
         if pid is None:
-            self.pid_file.unlink(missing_ok=True)
+            self._forget()
             return False
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -114,5 +135,14 @@ class ManagedProcess:
                 pass
             while self.pid() is not None:
                 time.sleep(0.1)
-        self.pid_file.unlink(missing_ok=True)
+        self._forget()
         return True
+
+    def _forget(self) -> None:
+        self.pid_file.unlink(missing_ok=True)
+        if self.legacy_pid_file is not None:
+            try:
+                _read_owned(self.legacy_pid_file)
+                self.legacy_pid_file.unlink()
+            except OSError:
+                pass

@@ -143,3 +143,53 @@ ruleset(name="forward") {{
         assert {e.attrs["log.syslog.appname"] for e in entries} == {"shop-app"}
         assert all("malformed" not in e.flags for e in entries)
     assert {e.attrs.get("log.syslog.version") for s, e in got if s.tags["network.transport"] == "tcp"} == {1}
+
+
+def test_two_thousand_idle_connections_do_not_lock_out_a_real_sender(make_settings, tmp_path: Path) -> None:
+    import resource
+
+    import httpx
+
+    needed = 2000 + 200
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard == resource.RLIM_INFINITY or hard >= needed, f"this test needs {needed} descriptors (ulimit -Hn)"
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    port, metrics = free_port(), free_port()
+    settings = make_settings(collector={"metrics_port": metrics, "syslog": [
+        {"protocol": "tcp", "host": "127.0.0.1", "port": port}]})  # default limits: 1024 connections, 64 a sender
+    proc = logjet_with_config("collect", settings=settings, directory=tmp_path)
+    idle: list[socket.socket] = []
+    try:
+        _started(tmp_path)
+        # 200 from one address (the per-sender cap), 1,800 spread over 60 addresses (the listener's cap): all idle.
+        sources = ["127.0.0.1"] * 200 + [f"127.0.7.{i % 60 + 1}" for i in range(1800)]
+        for address in sources:
+            sock = socket.socket()
+            sock.bind((address, 0))
+            sock.connect(("127.0.0.1", port))
+            idle.append(sock)
+        time.sleep(1.5)  # they have been idle long enough to give way
+        messages = [f"<14>Nov 25 14:02:07 web-1 shop[9]: real order {i}" for i in range(20)]
+        sender = socket.socket()
+        sender.bind(("127.0.0.2", 0))
+        sender.connect(("127.0.0.1", port))
+        with sender:
+            sender.sendall("".join(m + "\n" for m in messages).encode())
+            got = read_topic(settings, len(messages), timeout=60)
+        assert sorted(e.message for _, e in got) == sorted(f"real order {i}" for i in range(20))
+        assert {s.tags["source.ip"] for s, _ in got} == {"127.0.0.2"}
+        text = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
+        closed = {reason: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("logjet_collector_syslog_connections_closed_total")
+                  for reason in [line.split('reason="')[1].split('"')[0]]}
+        assert closed["per_source_limit"] == 200 - 64
+        assert closed["replaced_idle"] >= 1
+        connections = next(line for line in text.splitlines()
+                            if line.startswith("logjet_collector_syslog_connections{"))
+        assert float(connections.rsplit(" ", 1)[1]) <= 1024
+    finally:
+        for sock in idle:
+            sock.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0

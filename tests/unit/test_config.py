@@ -10,6 +10,16 @@ from logjet.config import load_settings
 from logjet.errors import ConfigError
 
 
+@pytest.fixture(autouse=True)
+def _no_logjet_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read files; LOGJET_* variables of the shell (the test endpoints) would override them."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("LOGJET_"):
+            monkeypatch.delenv(key)
+
+
 def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("LOGJET_CONFIG", "LOGJET_KAFKA_BOOTSTRAP", "LOGJET_ELASTICSEARCH_URL"):
         monkeypatch.delenv(var, raising=False)
@@ -91,3 +101,59 @@ def test_bad_collector_inputs_are_named(tmp_path: Path, collector: dict, needle:
     path.write_text(yaml.safe_dump({"collector": collector}))
     with pytest.raises(ConfigError, match=re.escape(needle)):
         load_settings(path)
+
+
+SECRET = "s3cr3t-Value-42"
+
+
+@pytest.mark.parametrize(("yaml_text", "named"), [
+    (f"kafka:\n  options:\n    sasl.password: [{SECRET}]\n", "kafka.options.sasl.password"),
+    (f"kafka:\n  options:\n    ssl.key.pem: {{a: {SECRET}}}\n", "kafka.options.ssl.key.pem"),
+    (f"kafka:\n  options: {{sasl.username: [{SECRET}], linger.ms: [1]}}\n", "kafka.options.sasl.username"),
+    (f"elasticsearch:\n  password: {SECRET}\n", "elasticsearch.password"),
+    (f"elasticsearch:\n  url: https://elastic:{SECRET}@es:9200\n  dataset: Bad-Name\n", "elasticsearch.dataset"),
+    (f"elasticsearch:\n  url: [https://elastic:{SECRET}@es:9200]\n", "elasticsearch.url"),
+    (f"elasticsearch: https://elastic:{SECRET}@es:9200\n", "elasticsearch"),
+    (f"api:\n  keys:\n    - {{name: a, sha256: {SECRET}, all_logs: true}}\n", "api.keys.0.sha256"),
+    (f"kafka:\n  options:\n    sasl.password: \"{SECRET}\n  topic: [\n", "line 3"),  # not even YAML
+])
+def test_configuration_errors_name_the_key_never_the_secret(tmp_path: Path, yaml_text: str, named: str) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    text = "".join(__import__("traceback").format_exception(info.value))  # the cause chain included
+    assert named in text
+    assert SECRET not in text
+
+
+def test_environment_errors_never_show_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGJET_ELASTICSEARCH_OPTIONS", f'{{"api_key": "{SECRET}", "basic_auth": ["u", "{SECRET}"]')
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    text = "".join(__import__("traceback").format_exception(info.value))
+    assert "JSON" in text and "elasticsearch" in text
+    assert SECRET not in text
+    monkeypatch.setenv("LOGJET_ELASTICSEARCH_OPTIONS", f'{{"api_key": "{SECRET}"}}')
+    monkeypatch.setenv("LOGJET_KAFKA_OPTIONS", f'{{"sasl.password": {{"v": "{SECRET}"}}}}')
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "kafka.options.sasl.password" in str(info.value) and SECRET not in str(info.value)
+
+
+def test_values_of_ordinary_keys_are_still_shown(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("processor:\n  batch_max_records: -3\n")
+    with pytest.raises(ConfigError, match=r"input: -3"):
+        load_settings(cfg)
+
+
+def test_redaction_helpers() -> None:
+    from logjet.config import redact, redact_url
+
+    assert redact_url(f"https://elastic:{SECRET}@es-1:9200,https://es-2:9200") == \
+        "https://<hidden>@es-1:9200,https://es-2:9200"
+    assert redact({"sasl.mechanism": "PLAIN", "sasl.password": SECRET, "nested": {"api_key": SECRET},
+                   "hosts": [f"http://u:{SECRET}@h"]}) == \
+        {"sasl.mechanism": "<hidden>", "sasl.password": "<hidden>", "nested": {"api_key": "<hidden>"},
+         "hosts": ["http://<hidden>@h"]}
