@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from prometheus_client import Counter, Histogram
@@ -53,7 +54,7 @@ async def _problem(send: Send, status: int, title: str, detail: str,
 
 
 def _printable(text: str) -> str:
-    # A path is the client's text: control characters would forge log lines.
+    # Control characters would forge log lines.
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
@@ -100,9 +101,11 @@ class AccessLog:
             self.latency.labels(endpoint).observe(seconds)
             key = scope.get("state", {}).get(KEY_NAME) or "-"
             client = scope.get("client")
-            access_log.info("%s %s %d %.1fms key=%s client=%s", scope.get("method", "-"),
-                            _printable(scope.get("path", "")), status, seconds * 1000, _printable(key),
-                            client[0] if client else "-")
+            # The path as the client sent it (percent-encoded), so one request stays one line of one shape.
+            raw = scope.get("raw_path")
+            path = raw.decode("latin-1") if raw else quote(scope.get("path", ""))
+            access_log.info("%s %s %d %.1fms key=%s client=%s", scope.get("method", "-"), _printable(path), status,
+                            seconds * 1000, _printable(key).replace(" ", "_"), client[0] if client else "-")
 
 
 class SecurityHeaders:
