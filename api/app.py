@@ -5,8 +5,8 @@ demo mode; the key's scope is added to every query. Elasticsearch's own error te
 query becomes a 400 problem naming the parameter class, anything else a 502/503 problem without internals.
 
 Endpoints that wait on Elasticsearch or Kafka are plain functions and run on the server's worker threads; /healthz,
-/metrics and the explorer's files are coroutines answered on the event loop, so they answer while every worker
-thread waits on a slow Elasticsearch.
+/metrics and the explorer's files are coroutines answered on the event loop, and /readyz runs its checks on a thread
+of its own, so they answer while every worker thread waits on a slow Elasticsearch.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the endpoint annotations, which use local values.
@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from api.auth import Caller, authenticate
-from api.health import check_elasticsearch, check_kafka
+from api.health import ReadinessProbe
 from api.middleware import KEY_NAME, AccessLog, DemoGuard, QueryLimit, SecurityHeaders
 from api.models import LogsPage, Stats
 from api.query import build_search, decode_cursor, encode_cursor
@@ -72,6 +72,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
     es = make_client(settings.elasticsearch)
     api = settings.api
     app.state.settings = settings
+    readiness = ReadinessProbe(settings)
     registry = CollectorRegistry()
     requests = Counter("logjet_api_requests", "Requests answered, by endpoint and status.", ["endpoint", "status"],
                        registry=registry)
@@ -132,8 +133,8 @@ def create_app(settings: LogjetSettings) -> FastAPI:
 
     @app.get("/readyz", summary="Kafka and Elasticsearch are reachable",
              responses={503: {"description": "a dependency is down; `checks` names it"}})
-    def readyz(_: Authorized) -> JSONResponse:
-        checks = {"kafka": check_kafka(settings.kafka), "elasticsearch": check_elasticsearch(es)}
+    async def readyz(_: Authorized) -> JSONResponse:
+        checks = await readiness.check()
         ready = all(c["ok"] for c in checks.values())
         body = {"status": "ready" if ready else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503)
