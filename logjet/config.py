@@ -372,6 +372,13 @@ class ApiSettings(_Component):
         if self.open_demo and not is_loopback_host(self.host):
             raise ValueError(f"open_demo binds only a loopback address (127.0.0.1, ::1, localhost), not "
                              f"{self.host!r}: configure api.keys to serve other machines")
+        from urllib.parse import urlsplit
+
+        # CORS for another site would let any page that site serves read the demo's logs from the visitor's machine.
+        foreign = [o for o in self.cors_origins if not is_loopback_host(urlsplit(o).hostname or "")]
+        if self.open_demo and foreign:
+            raise ValueError(f"open_demo allows CORS only for pages of this machine (http://localhost:<port>), not "
+                             f"{foreign}")
         return self
 
 

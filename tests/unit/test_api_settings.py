@@ -31,6 +31,13 @@ def test_open_demo_is_refused_beside_keys_or_on_an_outside_address(monkeypatch: 
     monkeypatch.setenv("LOGJET_API_KEYS", '[{"name": "ops", "sha256": "' + "0" * 64 + '", "all_logs": true}]')
     with pytest.raises(ConfigError, match="cannot be on while api.keys are configured"):
         load_settings()
+    monkeypatch.delenv("LOGJET_API_KEYS")
+    monkeypatch.setenv("LOGJET_API_CORS_ORIGINS", '["http://localhost:3000", "http://127.0.0.1:5173"]')
+    assert load_settings().api.cors_origins
+    for origins in ('["*"]', '["https://attacker.example"]', '["http://localhost.attacker.example"]'):
+        monkeypatch.setenv("LOGJET_API_CORS_ORIGINS", origins)
+        with pytest.raises(ConfigError, match="allows CORS only for pages of this machine"):
+            load_settings()
 
 
 def test_up_turns_open_demo_on_only_for_the_local_stack_on_loopback_without_keys() -> None:
