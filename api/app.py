@@ -98,7 +98,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         return response
 
     async def caller(request: Request,
-               authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None) -> Caller:
+                     authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None) -> Caller:
         found = authenticate(api, authorization)
         if found is None:
             raise _ProblemError(401, "unauthorized", "a valid API key is needed: Authorization: Bearer <key>")
@@ -207,7 +207,10 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         }
 
     @app.get("/v1/stats", summary="Counts over time, top services and containers, error ratio; pipeline state",
-             response_model=Stats, response_model_exclude_none=True)
+             response_model=Stats, response_model_exclude_none=True,
+             responses={400: {"description": "a bad time range, or a histogram above api.stats_max_buckets counts"},
+                        401: {"description": "no valid API key"},
+                        503: {"description": "Elasticsearch is away, or more searches at once than admitted"}})
     def stats(
         who: Authorized,
         time_from: Annotated[str, Query(alias="from", max_length=64, examples=["now-1h"])] = "now-1h",
