@@ -1,4 +1,5 @@
-"""Open demo mode stays on this machine: the API settings' validation, and when `logjet up` turns it on."""
+"""The API without servers: open demo mode stays on this machine (settings, and when `logjet up` turns it on), and
+the /v1/stats histogram bound."""
 
 from __future__ import annotations
 
