@@ -262,7 +262,11 @@ def api_server(endpoints, tmp_path_factory):  # noqa: ANN001, ANN201
 
 def test_one_request_log_line_per_request_with_the_key_name_never_the_token(api_server) -> None:  # noqa: ANN001
     url, token, log_path = api_server
-    before = len(access_lines(log_path))
+    # A line is written once its response is sent: start after a marker's line, not after what the file holds now.
+    marker = f"/marker-{uuid.uuid4().hex}"
+    assert httpx.get(url + marker, timeout=30).status_code == 404
+    wait_for(lambda: any(p == marker for _, p, *_ in access_lines(log_path)), 10, "the marker's line")
+    before = [p for _, p, *_ in access_lines(log_path)].index(marker) + 1
     auth = {"Authorization": f"Bearer {token}"}
     asked = [
         ("/v1/logs", auth, 200, "shop-team"),
