@@ -344,8 +344,8 @@ class ApiSettings(_Component):
     )
     stats_max_buckets: int = Field(
         2000, ge=10, le=65536,
-        description="Most histogram counts one /v1/stats answer holds: (to - from) / interval buckets, times `top` "
-        "with `by`; a request for more is a 400 naming the smallest interval that fits.",
+        description="Most histogram counts one /v1/stats answer holds: (to - from) / interval + 1 buckets, times "
+        "1 + `top` with `by`; a request for more is a 400 naming the smallest interval that fits.",
     )
     max_page_size: int = Field(1000, ge=1, le=10000, description="Largest page /v1/logs returns.")
     query_timeout_s: float = Field(10.0, gt=0, description="Time limit of one query to Elasticsearch.")
