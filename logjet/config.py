@@ -351,17 +351,10 @@ class ApiSettings(_Component):
     query_timeout_s: float = Field(10.0, gt=0, description="Time limit of one query to Elasticsearch.")
     keys: list[ApiKey] = Field(default_factory=list, description="API keys; every endpoint but /healthz needs one.")
     open_demo: bool = Field(
-        False, description="Serve every endpoint without a key (local demo only: `logjet up` says so when it uses it)."
+        False, description="Serve every endpoint without a key, to this machine only: refused beside api.keys, on "
+        "an api.host that is not loopback, or with CORS for other machines' pages; `logjet up` turns it on only for "
+        "the local stack."
     )
-    filter_fields: list[str] = Field(
-        default_factory=lambda: ["event.dataset", "log.logger", "source.ip", "http.response.status_code"],
-        description="Other fields /v1/logs may filter on exactly (field=<name>:<value>).",
-    )
-    tail_max_backlog: int = Field(
-        10_000, ge=100, description="A live tail further behind than this many documents is ended with 'dropped'."
-    )
-    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; none: CORS off.")
-    pit_keep_alive: str = Field("2m", pattern=r"^\d+[sm]$", description="How long a paging cursor stays valid.")
 
     @model_validator(mode="after")
     def _open_demo_stays_local(self) -> ApiSettings:
@@ -380,6 +373,16 @@ class ApiSettings(_Component):
             raise ValueError(f"open_demo allows CORS only for pages of this machine (http://localhost:<port>), not "
                              f"{foreign}")
         return self
+
+    filter_fields: list[str] = Field(
+        default_factory=lambda: ["event.dataset", "log.logger", "source.ip", "http.response.status_code"],
+        description="Other fields /v1/logs may filter on exactly (field=<name>:<value>).",
+    )
+    tail_max_backlog: int = Field(
+        10_000, ge=100, description="A live tail further behind than this many documents is ended with 'dropped'."
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; none: CORS off.")
+    pit_keep_alive: str = Field("2m", pattern=r"^\d+[sm]$", description="How long a paging cursor stays valid.")
 
 
 class StackSettings(_Component):
