@@ -1,15 +1,18 @@
-"""The FastAPI application: /healthz, /readyz, /metrics and /v1/logs.
+"""The FastAPI application: /healthz, /readyz, /metrics, /v1/logs, /v1/stats and the explorer page.
 
 Every endpoint but /healthz needs an API key (``Authorization: Bearer <token>``) unless the operator runs in open
 demo mode; the key's scope is added to every query. Elasticsearch's own error texts never reach clients: a refused
 query becomes a 400 problem naming the parameter class, anything else a 502/503 problem without internals.
+
+Endpoints that wait on Elasticsearch or Kafka are plain functions and run on the server's worker threads; /healthz,
+/metrics and the explorer's files are coroutines answered on the event loop, and /readyz runs its checks on a thread
+of its own, so they answer while every worker thread waits on a slow Elasticsearch.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the endpoint annotations, which use local values.
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,10 +24,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from api.auth import Caller, authenticate
-from api.health import check_elasticsearch, check_kafka
+from api.health import ReadinessProbe
+from api.middleware import KEY_NAME, AccessLog, DemoGuard, QueryLimit, SecurityHeaders
 from api.models import LogsPage, Stats
 from api.query import build_search, decode_cursor, encode_cursor
-from api.stats import kafka_stats, stats_query
+from api.stats import StatsRangeError, kafka_stats, stats_query
 from api.tail import TailState, decode_event_id, sse
 from logjet import __version__
 from logjet.config import LogjetSettings
@@ -34,7 +38,8 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("logjet.api")
 PROBLEM = "application/problem+json"
-_EXPLORER = Path(__file__).parent / "static" / "index.html"
+_STATIC = Path(__file__).parent / "static"
+_STATIC_TYPES = {"explorer.js": "text/javascript; charset=utf-8", "explorer.css": "text/css; charset=utf-8"}
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -60,29 +65,29 @@ def _es_problem(exc: ApiError | TransportError, what: str, bad_request: str) -> 
 
 
 def create_app(settings: LogjetSettings) -> FastAPI:
-    app = FastAPI(title="logjet", version=__version__,
+    # No Swagger UI or ReDoc: FastAPI's pages load their scripts from a CDN and run an inline one, which the
+    # Content-Security-Policy refuses. The schema stays at /openapi.json for any OpenAPI viewer.
+    app = FastAPI(title="logjet", version=__version__, docs_url=None, redoc_url=None,
                   description="Query the logs logjet indexed, and probe the pipeline's health.")
     es = make_client(settings.elasticsearch)
     api = settings.api
     app.state.settings = settings
-    if api.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET"],
-                           allow_headers=["Authorization", "Last-Event-ID"])
+    readiness = ReadinessProbe(settings)
     registry = CollectorRegistry()
     requests = Counter("logjet_api_requests", "Requests answered, by endpoint and status.", ["endpoint", "status"],
                        registry=registry)
     latency = Histogram("logjet_api_request_seconds", "Time to answer, by endpoint.", ["endpoint"], registry=registry,
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-
-    @app.middleware("http")
-    async def _measure(request: Request, call_next):  # noqa: ANN001, ANN202 - starlette's middleware signature
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        requests.labels(endpoint, str(response.status_code)).inc()
-        latency.labels(endpoint).observe(time.perf_counter() - started)
-        return response
+    # Innermost first: CORS, the query limit, the demo guard, the request log, and the headers on every answer.
+    if api.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET"],
+                           allow_headers=["Authorization", "Last-Event-ID"])
+    app.add_middleware(QueryLimit, paths=frozenset({"/v1/logs", "/v1/stats"}),
+                       concurrent=api.max_concurrent_queries, queued=api.max_queued_queries)
+    if api.open_demo:
+        app.add_middleware(DemoGuard)
+    app.add_middleware(AccessLog, requests=requests, latency=latency)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(_ProblemError)
     async def _problem_handler(_: Request, exc: _ProblemError) -> JSONResponse:
@@ -92,31 +97,44 @@ def create_app(settings: LogjetSettings) -> FastAPI:
             response.headers.update(headers)
         return response
 
-    def caller(authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None) -> Caller:
+    async def caller(request: Request,
+                     authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None) -> Caller:
         found = authenticate(api, authorization)
         if found is None:
             raise _ProblemError(401, "unauthorized", "a valid API key is needed: Authorization: Bearer <key>")
+        setattr(request.state, KEY_NAME, found.name)  # for the request log: the key's name, never the token
         return found
 
     Authorized = Annotated[Caller, Depends(caller)]
 
     @app.get("/metrics", summary="Prometheus metrics of the API", response_class=Response)
-    def metrics(_: Authorized) -> Response:
+    async def metrics(_: Authorized) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    # Read once: served from memory on the event loop, never from a worker thread.
+    page = (_STATIC / "index.html").read_bytes()
+    assets = {name: (_STATIC / name).read_bytes() for name in _STATIC_TYPES}
+
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
-    def explorer() -> HTMLResponse:
+    async def explorer() -> HTMLResponse:
         # The page holds no data: it asks the API, with the key the user types in, like any other client.
-        return HTMLResponse(_EXPLORER.read_text(encoding="utf-8"))
+        return HTMLResponse(page)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name not in assets:
+            return _problem(404, "not found", "no such file")
+        return Response(assets[name], media_type=_STATIC_TYPES[name], headers={"Cache-Control": "no-cache"})
 
     @app.get("/healthz", summary="The process is alive")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
+        # A coroutine, on the event loop: it must not wait for a worker thread that waits on Elasticsearch.
         return {"status": "ok"}
 
     @app.get("/readyz", summary="Kafka and Elasticsearch are reachable",
              responses={503: {"description": "a dependency is down; `checks` names it"}})
-    def readyz(_: Authorized) -> JSONResponse:
-        checks = {"kafka": check_kafka(settings.kafka), "elasticsearch": check_elasticsearch(es)}
+    async def readyz(_: Authorized) -> JSONResponse:
+        checks = await readiness.check()
         ready = all(c["ok"] for c in checks.values())
         body = {"status": "ready" if ready else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503)
@@ -189,7 +207,10 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         }
 
     @app.get("/v1/stats", summary="Counts over time, top services and containers, error ratio; pipeline state",
-             response_model=Stats, response_model_exclude_none=True)
+             response_model=Stats, response_model_exclude_none=True,
+             responses={400: {"description": "a bad time range, or a histogram above api.stats_max_buckets counts"},
+                        401: {"description": "no valid API key"},
+                        503: {"description": "Elasticsearch is away, or more searches at once than admitted"}})
     def stats(
         who: Authorized,
         time_from: Annotated[str, Query(alias="from", max_length=64, examples=["now-1h"])] = "now-1h",
@@ -198,7 +219,11 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         top: Annotated[int, Query(ge=1, le=100)] = 10,
         by: Annotated[Literal["service", "dataset"] | None, Query(description="split the histogram")] = None,
     ) -> dict[str, Any]:
-        body = stats_query(time_from, time_to, interval, who.scope_filter(), top, by)
+        try:
+            body = stats_query(time_from, time_to, interval, who.scope_filter(), top, by,
+                               max_buckets=api.stats_max_buckets)
+        except StatsRangeError as exc:
+            raise _ProblemError(400, "invalid range", str(exc)) from exc
         try:
             resp = es.options(request_timeout=api.query_timeout_s).search(
                 index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True, **body)

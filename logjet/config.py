@@ -41,6 +41,7 @@ __all__ = [
     "LogjetSettings",
     "ProcessorSettings",
     "StackSettings",
+    "is_loopback_host",
     "load_settings",
     "redact",
     "redact_url",
@@ -350,15 +351,64 @@ class ApiKey(_Component):
         return self
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether a bind address or Host name stays on this machine: ``localhost`` or a loopback IP (no lookup)."""
+    import ipaddress
+
+    name = host.strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 class ApiSettings(_Component):
     host: str = Field("127.0.0.1", description="Address the HTTP API binds.")
     port: int = Field(8080, ge=1, le=65535, description="Port the HTTP API binds.")
+    max_concurrent_queries: int = Field(
+        24, ge=1, le=1000,
+        description="Searches and stats (/v1/logs, /v1/stats) that run at once; keep it below the server's 40 "
+        "worker threads so that /readyz and the tails keep threads when Elasticsearch is slow.",
+    )
+    max_queued_queries: int = Field(
+        100, ge=0, description="Searches and stats that may wait for a turn; the next one is answered 503 at once."
+    )
+    stats_max_buckets: int = Field(
+        2000, ge=10, le=65536,
+        description="Most histogram counts one /v1/stats answer holds: (to - from) / interval + 1 buckets, times "
+        "1 + `top` with `by`; a request for more is a 400 naming the smallest interval that fits.",
+    )
     max_page_size: int = Field(1000, ge=1, le=10000, description="Largest page /v1/logs returns.")
     query_timeout_s: float = Field(10.0, gt=0, description="Time limit of one query to Elasticsearch.")
     keys: list[ApiKey] = Field(default_factory=list, description="API keys; every endpoint but /healthz needs one.")
     open_demo: bool = Field(
-        False, description="Serve every endpoint without a key (local demo only: `logjet up` says so when it uses it)."
+        False, description="Serve every endpoint without a key, to this machine only: refused beside api.keys, on "
+        "an api.host that is not loopback, or with CORS for other machines' pages; `logjet up` turns it on only for "
+        "the local stack."
     )
+
+    @model_validator(mode="after")
+    def _open_demo_stays_local(self) -> ApiSettings:
+        # Open demo answers anyone who reaches the port: only this machine may, and never beside real keys.
+        if self.open_demo and self.keys:
+            raise ValueError("open_demo serves every endpoint without a key: it cannot be on while api.keys are "
+                             "configured (turn it off)")
+        if self.open_demo and not is_loopback_host(self.host):
+            raise ValueError(f"open_demo binds only a loopback address (127.0.0.1, ::1, localhost), not "
+                             f"{self.host!r}: configure api.keys to serve other machines")
+        from urllib.parse import urlsplit
+
+        # CORS for another site would let any page that site serves read the demo's logs from the visitor's machine.
+        foreign = [o for o in self.cors_origins if not is_loopback_host(urlsplit(o).hostname or "")]
+        if self.open_demo and foreign:
+            raise ValueError(f"open_demo allows CORS only for pages of this machine (http://localhost:<port>), not "
+                             f"{foreign}")
+        return self
+
     filter_fields: list[str] = Field(
         default_factory=lambda: ["event.dataset", "log.logger", "source.ip", "http.response.status_code"],
         description="Other fields /v1/logs may filter on exactly (field=<name>:<value>).",

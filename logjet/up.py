@@ -11,10 +11,10 @@ from pathlib import Path
 
 import typer
 
-from logjet.config import LogjetSettings
+from logjet.config import LogjetSettings, is_loopback_host
 from logjet.demo import DemoSource
 
-__all__ = ["run_up"]
+__all__ = ["demo_mode", "run_up"]
 
 
 def _uses_local_stack(settings: LogjetSettings) -> bool:
@@ -24,10 +24,34 @@ def _uses_local_stack(settings: LogjetSettings) -> bool:
             and settings.elasticsearch.url == defaults["elasticsearch"].default_factory().url)  # type: ignore[misc]
 
 
+def demo_mode(settings: LogjetSettings, local_stack: bool) -> tuple[bool, str]:
+    """Whether `up` runs the API in open demo mode (no key needed), and what to tell the user.
+
+    Only for a throw-away local stack, on a loopback address, with no key configured: anything else holds logs that
+    someone else may care about, and gets keys.
+    """
+    api = settings.api
+    if api.keys:
+        return False, ""
+    if not local_stack:
+        return False, ("no API keys configured: the API answers 401 to every request, as open demo mode is only for "
+                       "the local stack (create keys with `logjet api-key`)")
+    if not is_loopback_host(api.host):
+        return False, (f"no API keys configured: the API answers 401 to every request, as open demo mode binds only a "
+                       f"loopback address, not {api.host} (create keys with `logjet api-key`)")
+    return True, (f"no API keys configured: the API runs in open demo mode on {api.host}:{api.port}, for this "
+                  "machine only (create keys with `logjet api-key`)")
+
+
 def run_up(settings: LogjetSettings, paths: list[str], config: Path | None, keep_stack: bool) -> int:
     from logjet.stack import Stack
 
-    stack = Stack(settings.stack) if _uses_local_stack(settings) else None
+    local = _uses_local_stack(settings)
+    if settings.api.open_demo and not local:
+        typer.echo("api.open_demo is on, but Kafka and Elasticsearch are not the local stack: open demo mode would "
+                   "serve those clusters' logs without a key; configure api.keys instead", err=True)
+        return 2
+    stack = Stack(settings.stack) if local else None
     started_stack = False
     if stack is not None:
         was_running = stack.kafka.process.pid() is not None and stack.elasticsearch.process.pid() is not None
@@ -39,11 +63,11 @@ def run_up(settings: LogjetSettings, paths: list[str], config: Path | None, keep
         paths = demo.start()
         typer.echo(f"no paths given: collecting the demo source in {demo.directory}")
     env = dict(os.environ)
-    if not settings.api.keys:
-        # A local demo without keys: say so, as the API then answers anyone who can reach api.host.
+    open_demo, message = demo_mode(settings, local)
+    if open_demo:
         env["LOGJET_API_OPEN_DEMO"] = "true"
-        typer.echo(f"no API keys configured: the API runs in open demo mode on {settings.api.host} "
-                   "(create keys with `logjet api-key`)")
+    if message:
+        typer.echo(message)
     if config is not None:
         env["LOGJET_CONFIG"] = str(config.resolve())
     base = [sys.executable, "-m", "logjet"]

@@ -1,12 +1,14 @@
 """The log explorer page in a real browser: Debian's Chromium driven by Playwright, against the real stack.
 
 A search finds a known line, a level filter narrows the results, and the live tail shows a line written after the
-page opened. The screenshot is kept in tests/artifacts/.
+page opened, all under the API's Content-Security-Policy, which the browser enforces: any violation fails the test.
+The screenshot is kept in tests/artifacts/.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -91,8 +93,15 @@ def explorer(make_settings):  # noqa: ANN001, ANN201
 
 
 def test_search_filter_and_live_tail_in_a_real_browser(explorer) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
     page, url, token, run, settings = explorer
-    page.goto(url + "/")
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.add_init_script("window.cspViolations = []; document.addEventListener('securitypolicyviolation', "
+                         "(e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));")
+    answer = page.goto(url + "/")
+    assert answer is not None and "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     page.fill("#key", token)
     page.dispatch_event("#key", "change")
     page.fill("#q", run)
@@ -104,7 +113,8 @@ def test_search_filter_and_live_tail_in_a_real_browser(explorer) -> None:  # noq
     assert "3 matching entries" in page.inner_text("#status")
     page.select_option("#level", "error")
     page.click("#search")
-    page.wait_for_function("document.querySelectorAll('#rows tr.row').length === 1", timeout=15_000)
+    # Locator assertions, not wait_for_function: that one evaluates a string, which the policy rightly refuses.
+    expect(rows).to_have_count(1, timeout=15_000)
     assert rows.locator("td.msg").all_inner_texts() == [f"payment {run} declined"]
     rows.first.click()  # a row expands to its full JSON
     assert '"namespace": "shop"' in page.inner_text("#rows tr.detail pre")
@@ -112,10 +122,10 @@ def test_search_filter_and_live_tail_in_a_real_browser(explorer) -> None:  # noq
     page.select_option("#level", "")
     page.fill("#q", "")
     page.check("#live")
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('live tail')",
-                           timeout=15_000)
+    expect(page.locator("#status")).to_have_text(re.compile(r"^live tail"), timeout=15_000)
     time.sleep(1)
     _index(settings, [("warn", f"written {run} after the page opened")])
     page.locator("#rows td.msg", has_text=f"written {run} after the page opened").wait_for(timeout=30_000)
+    assert page.evaluate("window.cspViolations") == [] and violations == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
