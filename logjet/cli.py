@@ -233,9 +233,17 @@ def serve(
 
     from api import create_app
 
+    from logjet.config import is_loopback_host
+
     settings = _settings(config)
-    server = _GracefulServer(uvicorn.Config(create_app(settings), host=host or settings.api.host,
-                                            port=port or settings.api.port, log_level="info"))
+    bind = host or settings.api.host
+    if settings.api.open_demo and not is_loopback_host(bind):
+        # The settings already refuse api.host; --host must not be a way around it.
+        raise ConfigError(f"open demo mode serves every log without a key: it binds to loopback only, not {bind!r}"
+                          " (configure api.keys to serve other machines)")
+    # access_log off: the API writes its own request log (with the key's name), one line per request.
+    server = _GracefulServer(uvicorn.Config(create_app(settings), host=bind, port=port or settings.api.port,
+                                            log_level="info", access_log=False))
     server.run()
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from logjet.config import KafkaSettings
+from logjet.config import HIDDEN, KafkaSettings, is_secret_key, redact_url
 from logjet.errors import ConfigError
 
 __all__ = ["consumer_config", "make_admin", "make_consumer", "make_producer", "producer_config"]
@@ -59,7 +59,14 @@ def _build(cls: type, conf: dict[str, Any]) -> Any:
     try:
         return cls(conf)
     except (KafkaException, ValueError, TypeError) as exc:
-        raise ConfigError(f"invalid Kafka client configuration (kafka.options or defaults): {exc}") from exc
+        # librdkafka quotes the refused value ('Invalid value "..." for configuration property ...'), which may be a
+        # password: every secret option's value is cut out of the message, and the original is not chained.
+        message = str(exc)
+        for key, value in conf.items():
+            if is_secret_key(key) and str(value):
+                message = message.replace(str(value), HIDDEN)
+        raise ConfigError(f"invalid Kafka client configuration (kafka.options or defaults): {redact_url(message)}"
+                          ) from None
 
 
 def make_producer(settings: KafkaSettings, **overrides: Any) -> Producer:

@@ -157,3 +157,21 @@ def test_redaction_helpers() -> None:
                    "hosts": [f"http://u:{SECRET}@h"]}) == \
         {"sasl.mechanism": "<hidden>", "sasl.password": "<hidden>", "nested": {"api_key": "<hidden>"},
          "hosts": ["http://<hidden>@h"]}
+
+
+def test_a_refused_kafka_option_never_shows_a_secret_value() -> None:
+    import traceback
+
+    from logjet.config import KafkaSettings
+    from logjet.errors import ConfigError
+    from shippers.kafka.client import make_producer
+
+    secret = "hunter2-not-a-method"
+    settings = KafkaSettings(bootstrap="127.0.0.1:1", options={"sasl.oauthbearer.method": secret})
+    try:
+        make_producer(settings)
+    except ConfigError as exc:
+        shown = "".join(traceback.format_exception(exc))
+    else:
+        raise AssertionError("librdkafka accepted an invalid sasl.oauthbearer.method")
+    assert "sasl.oauthbearer.method" in shown and secret not in shown

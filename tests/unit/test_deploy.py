@@ -245,12 +245,30 @@ def test_compose_file_matches_the_compose_specification() -> None:
     assert res.returncode == 0, res.stdout + res.stderr
 
 
+# What a user exports before `docker compose up` for the variables compose requires (`${NAME:?message}`).
+_COMPOSE_USER_ENV = {"LOGJET_API_KEYS": '[{"name": "compose", "sha256": "' + "ab" * 32 + '", "all_logs": true}]'}
+
+
+def _interpolate(value: str) -> str:
+    """Compose's `${NAME:-default}` and `${NAME:?message}`, as compose resolves them for that user."""
+    import re
+
+    def resolve(m: re.Match[str]) -> str:
+        name, op, arg = m["name"], m["op"], m["arg"]
+        if name in _COMPOSE_USER_ENV:
+            return _COMPOSE_USER_ENV[name]
+        assert op == ":-", f"compose requires {name}, which the test does not provide"
+        return arg
+
+    return re.sub(r"\$\{(?P<name>\w+)(?P<op>:[-?])(?P<arg>[^}]*)\}", resolve, value)
+
+
 def test_compose_services_run_real_commands_with_real_settings(monkeypatch) -> None:  # noqa: ANN001
     doc = yaml.safe_load(COMPOSE.read_text())
     roles = {}
     for name, service in doc["services"].items():
         if service.get("image", "").startswith("logjet/"):
-            env = {k: str(v) for k, v in service["environment"].items()}
+            env = {k: _interpolate(str(v)) for k, v in service["environment"].items()}
             for key, value in env.items():
                 monkeypatch.setenv(key, value)
             settings = load_settings(None)  # every LOGJET_* the service sets is a setting (or the healthcheck's)
