@@ -267,7 +267,7 @@ def check_scopes(docs: list[tuple[Writer | None, dict[str, Any]]], key: ApiKey,
             assert indexed(doc, "service.name") == [operator_service], doc
 
 
-# --- tests -------------------------------------------------------------------------------------------------------------
+# --- tests ---------------------------------------------------------------------------------------------------------
 
 def test_every_scope_filter_matches_only_fields_content_cannot_write() -> None:
     key = ApiKey(name="k", sha256="0" * 64, namespaces=["shop"], services=["bank/payments"],
