@@ -106,14 +106,20 @@ def _merge(doc: dict[str, Any], fields: Mapping[str, Any], shared: set[str] | No
                 node[parts[-1]] = value
 
 
+# What content may put at an ECS path: a value every mapping of a field takes (a user function's object or list would
+# fail its document on a mapped keyword; it goes under ``json`` instead).
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def _merge_content(doc: dict[str, Any], fields: Mapping[str, Any], shared: set[str],
                    claims: dict[str, Any] | None) -> dict[str, Any] | None:
     """Nest what an entry's content says into the places of ``doc`` still free; return what could not be placed
-    (a scope field, a field already set, a key that is not an ECS path), for ``json``."""
+    (a scope field, a field already set, a key that is not an ECS path, a value that is not a scalar), for ``json``."""
     paths = _CONTENT_PATHS
+    scalars = _SCALARS
     for key, value in fields.items():
         parts = paths[key] if key in paths else _content_path(key)
-        if parts is not None:
+        if parts is not None and type(value) in scalars:
             root = parts[0]
             if root in shared:
                 doc[root] = _copy(doc[root])

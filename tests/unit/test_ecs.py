@@ -68,3 +68,12 @@ def test_content_never_overwrites_what_the_source_set() -> None:
     assert doc["agent"]["id"] == "c-1" and doc["event"]["id"] != "forged"
     assert doc["json"] == {"host.name": "elsewhere", "service.name": "evil", "log.file.path": "/etc/passwd",
                            "agent.id": "forged", "json.x": 1, "event.id": "forged"}
+
+
+def test_content_puts_only_scalars_at_ecs_paths() -> None:
+    source = Source("file:h:1:2:ab", "file", "h", "c", "/x.log", {})
+    parsed = Parsed("m", None, None, {"service.name": {}, "http.request.method": ["GET"], "url.path": "/x",
+                                      "user.id": None})
+    doc = _doc(source, Entry(0, 1, "m"), parsed)
+    assert "service" not in doc and "http" not in doc and doc["url"] == {"path": "/x"} and doc["user"] == {"id": None}
+    assert doc["json"] == {"service.name": {}, "http.request.method": ["GET"]}
