@@ -150,11 +150,13 @@ class Writer:
                        for label, values in key.container_labels.items()))
 
 
-def transform(items: list[tuple[Source | None, Entry]]) -> list[tuple[Writer | None, dict[str, Any]]]:
-    """The documents the real processor makes of these entries (a None source: a third-party Kafka record)."""
+def transform(items: list[tuple[Source | None, Entry]],
+              first_offset: int = 0) -> list[tuple[Writer | None, dict[str, Any]]]:
+    """The documents the real processor makes of these entries (a None source: a third-party Kafka record, at
+    ``first_offset`` and on)."""
     ps = ProcessorSettings(parsers=USER_PARSERS)
     records = []
-    for offset, (source, entry) in enumerate(items):
+    for offset, (source, entry) in enumerate(items, first_offset):
         if source is None:
             records.append(Record(entry.message.encode(), None, offset))
         else:
