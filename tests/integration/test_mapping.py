@@ -118,3 +118,31 @@ def test_the_first_document_after_a_rollover_fixes_no_type_for_the_others(make_s
     hits = httpx.post(f"{es.url}/{new_index}/_search", json={"query": {"term": {"json.process.pid": "abc"}}}).json()
     (hit,) = hits["hits"]["hits"]
     assert hit["_source"]["service"] == {"name": 1} and hit["_source"]["kubernetes"] == {"namespace": "evil"}
+
+
+def many_fields(message: str) -> dict[str, str] | None:
+    """A user parser function that makes a field of every word of the line (content choosing field names)."""
+    if not message.startswith("MANY "):
+        return None
+    return {f"event.{word}": "x" for word in message.split()[1:]}
+
+
+def test_fields_past_the_limit_are_left_unmapped_instead_of_failing_the_next_tenant(make_settings) -> None:
+    settings = make_settings(processor={"parsers": [
+        {"name": "many", "when": {"kubernetes_namespace": "noisy"},
+         "function": "tests.integration.test_mapping:many_fields"},
+        {"name": "checkout", "when": {"kubernetes_namespace": "quiet"},
+         "regex": r"^checkout (?P<event__action>\w+)$"}]})
+    noisy = ["MANY " + " ".join(f"k{i * 500 + j}" for j in range(500)) for i in range(3)]  # 1,500 new fields
+    _ship(settings, _source("noisy"), noisy)
+    assert _run_worker(settings, len(noisy)).stats.dead_lettered == 0
+    _ship(settings, _source("quiet"), ["checkout paid"])
+    worker = _run_worker(settings, 1)
+    assert worker.stats.dead_lettered == 0 and worker.stats.indexed == 1
+    es = settings.elasticsearch
+    httpx.post(f"{es.url}/{es.data_stream}/_refresh")
+    hits = httpx.post(f"{es.url}/{es.data_stream}/_search",
+                      json={"query": {"term": {"kubernetes.namespace": "quiet"}}}).json()["hits"]["hits"]
+    assert [h["_source"]["event"]["action"] for h in hits] == ["paid"]  # kept in _source, though not mapped
+    (index_mapping,) = _mapping(settings).values()
+    assert _leaves(index_mapping["mappings"]["properties"]) <= 1000
