@@ -336,18 +336,62 @@ class ProcessorSettings(_Component):
 
 
 class ApiKey(_Component):
-    """One bearer token, stored as the SHA-256 of the token (hex), never the token itself."""
+    """One bearer token, stored as the SHA-256 of the token (hex), never the token itself, and what it may read.
+
+    A scope matches only fields that the collector (from the node's own knowledge) or the operator (an input's tags)
+    set, never a field a log line can write: see the README's "Trust model".
+    """
 
     name: str = Field(min_length=1, description="Who holds it; logged with each request.")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token: `logjet api-key` makes both.")
-    namespaces: list[str] = Field(default_factory=list, description="Kubernetes namespaces whose logs it may read.")
-    services: list[str] = Field(default_factory=list, description="service.name values whose logs it may read.")
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description="Kubernetes namespaces whose logs it may read (kubernetes.namespace, from the CRI log path or the "
+                    "kubelet's container labels), e.g. [shop].",
+    )
+    services: list[str] = Field(
+        default_factory=list,
+        description="'<namespace>/<service.name>': what a service logs from the namespace it runs in, e.g. "
+                    "[bank/payments]. A name alone is refused: any log line can call itself any service.",
+    )
+    labels: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Operator tags of collector inputs (labels.<name>, from `tags` without a dot) -> the values it "
+                    "may read, e.g. {team: [payments]}.",
+    )
+    container_labels: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Container labels (container.labels.<name>, from the container runtime; the image's labels "
+                    "included) -> the values it may read, e.g. {com.example.team: [payments]}.",
+    )
     all_logs: bool = Field(False, description="Reads every log (operators); otherwise the scope above.")
+
+    @field_validator("services")
+    @classmethod
+    def _bound_services(cls, value: list[str]) -> list[str]:
+        for item in value:
+            namespace, _, service = item.partition("/")
+            if not namespace or not service:
+                raise ValueError(f"{item!r} is not '<namespace>/<service.name>': a service is scoped to the namespace "
+                                 "it runs in, since any log line can name any service")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for label in value:
+            if not label or "." in label:
+                raise ValueError(f"{label!r} is not a label name: operator tags with a dot are ECS fields, not labels")
+        return value
 
     @model_validator(mode="after")
     def _scoped(self) -> ApiKey:
-        if not self.all_logs and not (self.namespaces or self.services):
-            raise ValueError("a key needs namespaces and/or services, or all_logs: true")
+        if not self.all_logs and not (self.namespaces or self.services or self.labels or self.container_labels):
+            raise ValueError("a key needs namespaces, services, labels and/or container_labels, or all_logs: true")
+        for field in ("labels", "container_labels"):
+            for label, values in getattr(self, field).items():
+                if not values:
+                    raise ValueError(f"{field}.{label} lists no value: it would match nothing")
         return self
 
 

@@ -3,6 +3,11 @@
 ``@timestamp`` is the source's own time when the line has one, the collector's otherwise, with nanosecond
 precision kept (the index maps it as ``date_nanos``). ``event.id`` is the entry's stable identity, also used as the
 document ``_id``, so a replayed entry is recognised.
+
+Trust: what the source carries (host, agent, file path, and ``Source.tags``: the collector's container and pod tags,
+the operator's tags) is written first and is never overwritten. What an entry's content says (its parsers' fields,
+a user parser's groups, the entry's attrs) fills only the places left free, and never the scope fields
+(``SCOPE_ROOTS``): what it claims there is kept under ``json`` with its dotted key, where no API key's scope looks.
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ from logjet.timeparse import format_ns
 from logjet.wire import Entry, Source, entry_id
 from processor.parsers import SYSLOG_LEVEL, Parsed
 
-__all__ = ["source_fields", "to_document"]
+__all__ = ["SCOPE_ROOTS", "source_fields", "to_document"]
 
 # What a source, an entry or a parser may not set: the pipeline's own bookkeeping. Roots are closed as a whole;
 # of ``event`` only the identity and the pipeline's times are (event.action, event.dataset... are the line's).
-_RESERVED = frozenset(("@timestamp", "message", "data_stream", "logjet", "_id"))
+_RESERVED = frozenset(("@timestamp", "message", "data_stream", "logjet", "json", "_id"))
 _RESERVED_PATHS = frozenset(("event.id", "event.ingested", "event.created", "event.original"))
+
+# What an API key's scope may match (api/auth.py): set by the collector from the node's own knowledge (the CRI path,
+# the container runtime's metadata, the kubelet's labels) or by the operator (an input's tags, as ``labels``), never
+# by an entry's content.
+SCOPE_ROOTS = frozenset(("kubernetes", "container", "labels"))
 
 
 def _own(doc: dict[str, Any], root: str, shared: set[str] | None) -> None:
@@ -38,9 +48,11 @@ def _label(doc: dict[str, Any], key: str, value: Any, shared: set[str] | None) -
     doc.setdefault("labels", {})[key.replace(".", "_")] = value
 
 
-# key -> its path parts, or None when it goes under ``labels``. Keys are mostly the same few ECS paths, so each is
-# split and checked once; the bound keeps arbitrary keys (a JSON line's) from growing it without end.
+# key -> its path parts, or None when it cannot be nested (goes under ``labels`` for a source, ``json`` for content).
+# Keys are mostly the same few ECS paths, so each is split and checked once; the bound keeps arbitrary keys (a user
+# function's) from growing the caches without end.
 _PATHS: dict[str, tuple[str, ...] | None] = {}
+_CONTENT_PATHS: dict[str, tuple[str, ...] | None] = {}
 _PATHS_MAX = 4096
 
 
@@ -53,8 +65,17 @@ def _path(key: str) -> tuple[str, ...] | None:
     return path
 
 
+def _content_path(key: str) -> tuple[str, ...] | None:
+    path = _PATHS[key] if key in _PATHS else _path(key)
+    if path is not None and path[0] in SCOPE_ROOTS:
+        path = None
+    if len(_CONTENT_PATHS) < _PATHS_MAX:
+        _CONTENT_PATHS[key] = path
+    return path
+
+
 def _merge(doc: dict[str, Any], fields: Mapping[str, Any], shared: set[str] | None = None) -> None:
-    """Nest dotted ECS paths into ``doc``; undotted keys, reserved roots and clashes go under ``labels``.
+    """Nest a source's dotted ECS paths into ``doc``; undotted keys, reserved roots and clashes go under ``labels``.
 
     Roots named in ``shared`` are subtrees shared with other documents of the same source: copied before the first
     write.
@@ -83,6 +104,42 @@ def _merge(doc: dict[str, Any], fields: Mapping[str, Any], shared: set[str] | No
                 _label(doc, key, value, shared)
             else:
                 node[parts[-1]] = value
+
+
+# What content may put at an ECS path: a value every mapping of a field takes (a user function's object or list would
+# fail its document on a mapped keyword; it goes under ``json`` instead).
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _merge_content(doc: dict[str, Any], fields: Mapping[str, Any], shared: set[str],
+                   claims: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Nest what an entry's content says into the places of ``doc`` still free; return what could not be placed
+    (a scope field, a field already set, a key that is not an ECS path, a value that is not a scalar), for ``json``."""
+    paths = _CONTENT_PATHS
+    scalars = _SCALARS
+    for key, value in fields.items():
+        parts = paths[key] if key in paths else _content_path(key)
+        if parts is not None and type(value) in scalars:
+            root = parts[0]
+            if root in shared:
+                doc[root] = _copy(doc[root])
+                shared.discard(root)
+            node = doc
+            for part in parts[:-1]:
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = {}
+                elif type(child) is not dict:
+                    break
+                node = child
+            else:
+                if parts[-1] not in node:
+                    node[parts[-1]] = value
+                    continue
+        if claims is None:
+            claims = {}
+        claims[key] = value
+    return claims
 
 
 def source_fields(source: Source) -> dict[str, Any]:
@@ -141,14 +198,20 @@ def to_document(source: Source, entry: Entry, parsed: Parsed, dataset: str, name
         else:
             doc[key] = value
             shared.add(key)
-    if attrs:
-        _merge(doc, attrs, shared)
+    claims = _merge_content(doc, attrs, shared, None) if attrs else None
     if entry.flags:
         doc["logjet"]["flags"] = list(entry.flags)
     if parsed.fields:
-        _merge(doc, parsed.fields, shared)
-    if parsed.json:
-        doc["json"] = parsed.json
+        claims = _merge_content(doc, parsed.fields, shared, claims)
+    extra = parsed.json
+    if claims:
+        if extra is None:
+            extra = claims
+        else:
+            for key, value in claims.items():
+                extra.setdefault(key, value)
+    if extra:
+        doc["json"] = extra
     if keep_original:
         event["original"] = entry.message
     return doc_id, doc

@@ -60,28 +60,47 @@ def _parse_json(line: str, now_ns: int) -> Parsed | None:
     return Parsed(message, time_ns, normal_level(level) if level else None, _ecs_keys(obj), obj or None)
 
 
-# JSON keys an ECS-aware logger writes (ecs-logging, logstash-logback-encoder, structlog): lifted into the document
-# as the ECS fields they are; the rest stays under ``json``.
-_ECS_ROOTS = ("service", "trace", "span", "transaction", "error")
-_ECS_DOTTED = ("log.logger", "log.origin.file.name", "log.origin.file.line", "log.origin.function",
-               "process.thread.name", "process.pid")
+# The ECS fields an ECS-aware logger writes (ecs-logging, logstash-logback-encoder, structlog), lifted into the
+# document as those fields when the value has the kind the index template maps them to (keyword or long): a line can
+# neither invent a mapped field nor fix a field's type. Every other key, and a value of another kind, stays under
+# ``json`` (one ``flattened`` field in the index). None of them is a scope field (``processor.ecs.SCOPE_ROOTS``).
+_KEYWORD, _LONG = 0, 1
+_LIFT = dict.fromkeys(("service.name", "service.version", "service.environment", "service.id", "service.type",
+                       "service.node.name", "trace.id", "span.id", "transaction.id", "error.message", "error.type",
+                       "error.code", "error.id", "error.stack_trace", "log.logger", "log.origin.file.name",
+                       "log.origin.function", "process.thread.name"), _KEYWORD)
+_LIFT.update(dict.fromkeys(("log.origin.file.line", "process.pid"), _LONG))
+# Objects on the way to a lifted field ({"service": {"node": {"name": ...}}}): walked, and dropped once emptied.
+_LIFT_PREFIXES = frozenset(p.rsplit(".", i)[0] for p in _LIFT for i in range(1, p.count(".") + 1))
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
-def _ecs_keys(obj: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+def _fits(kind: int, value: Any) -> bool:
+    t = type(value)
+    if kind == _KEYWORD:
+        return t is str or t is int or t is float or t is bool
+    return t is int and _LONG_MIN <= value <= _LONG_MAX
+
+
+def _ecs_keys(obj: dict[str, Any], prefix: str = "", fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pop the lifted ECS fields out of ``obj`` (a JSON line's object, or one of its objects under ``prefix``)."""
+    if fields is None:
+        fields = {}
+        service = obj.get("service")
+        if type(service) is str:  # {"service": "cart"}: the name alone
+            fields["service.name"] = obj.pop("service")
     for key in list(obj):
-        root = key.split(".", 1)[0]
-        if key in _ECS_DOTTED or (root in _ECS_ROOTS and "." in key and isinstance(obj[key], str | int | float)):
-            fields[key] = obj.pop(key)
-        elif key in _ECS_ROOTS and isinstance(obj[key], dict):
-            value = obj.pop(key)
-            for sub, v in value.items():
-                if isinstance(v, str | int | float | bool):
-                    fields[f"{key}.{sub}"] = v
-                else:
-                    obj.setdefault(key, {})[sub] = v
-    if isinstance(obj.get("service"), str):
-        fields["service.name"] = obj.pop("service")
+        path = prefix + key
+        kind = _LIFT.get(path)
+        if kind is not None:
+            if path not in fields and _fits(kind, obj[key]):  # a second spelling of the same field stays in json
+                fields[path] = obj.pop(key)
+        elif path in _LIFT_PREFIXES:
+            child = obj[key]
+            if type(child) is dict:
+                _ecs_keys(child, path + ".", fields)
+                if not child:
+                    del obj[key]
     return fields
 
 

@@ -1,6 +1,8 @@
 """User-defined parsers from ``processor.parsers``: a regex with named groups or a Python function, chosen by the
 entry's container, pod, file path, syslog app name or source kind. A parser that does not match falls through to the
 built-in ones. Functions are imported at start-up, so a wrong path stops the processor before it consumes anything.
+What a rule returns is content: it never sets a scope field (``processor.ecs``), and a regex whose group names one is
+refused at start-up.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from logjet.config import ParserRule
 from logjet.errors import ConfigError
 from logjet.wire import Entry, Source
+from processor.ecs import SCOPE_ROOTS
 from processor.parsers.text import normal_level, parse_time
 
 __all__ = ["UserParseError", "UserParsers"]
@@ -30,6 +33,12 @@ class _Rule:
         self.rule = rule
         self.when = rule.when
         self.regex = re.compile(rule.regex) if rule.regex else None
+        for group in self.regex.groupindex if self.regex else ():
+            path = group.replace("__", ".")
+            if path.split(".", 1)[0] in SCOPE_ROOTS:
+                raise ConfigError(f"processor.parsers[{rule.name}]: the group {group} would set {path}, a scope field "
+                                  "(kubernetes.*, container.*, labels.*) that only the collector and the operator's "
+                                  "tags set, never a log line: rename the group")
         self.function: Callable[[str], Result | None] | None = None
         if rule.function:
             module, _, name = rule.function.partition(":")

@@ -15,7 +15,8 @@ _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 
 
 def template_body(settings: ElasticsearchSettings) -> dict[str, Any]:
-    index: dict[str, Any] = {"number_of_replicas": settings.replicas, "refresh_interval": "1s"}
+    index: dict[str, Any] = {"number_of_replicas": settings.replicas, "refresh_interval": "1s",
+                             "mapping": _MAPPING_LIMITS}
     template: dict[str, Any] = {"settings": {"index": index}, "mappings": _mappings()}
     if settings.ilm_policy:
         index["lifecycle"] = {"name": settings.ilm_policy}
@@ -35,23 +36,55 @@ def template_body(settings: ElasticsearchSettings) -> dict[str, Any]:
     }
 
 
+# Past the field limit (1,000 by default), a new field that some document brings is left unmapped (kept in _source)
+# instead of failing that document and every later one with a new field, whoever wrote them.
+_MAPPING_LIMITS = {"total_fields": {"ignore_dynamic_beyond_limit": True}}
+_LONG = {"type": "long"}
+
+
+def _keywords(*names: str) -> dict[str, Any]:
+    return {"properties": {name: _KEYWORD for name in names}}
+
+
 def _mappings() -> dict[str, Any]:
+    # Every field a built-in parser or the collector writes is mapped here, so no document decides a type for the
+    # others (after each rollover, the first document to bring a dynamic field would). What content invents goes
+    # under ``json``: one flattened field, every leaf a keyword, however many keys and whatever their types.
     return {
+        "date_detection": False,  # a string that looks like a date must not make its field a date for everyone
         "dynamic_templates": [{"strings_as_keyword": {"match_mapping_type": "string", "mapping": _KEYWORD}}],
         "properties": {
             "@timestamp": {"type": "date_nanos"},
             "message": {"type": "text"},
             "event": {"properties": {"id": {"type": "keyword"}, "ingested": {"type": "date_nanos"},
                                      "created": {"type": "date_nanos"},
-                                     "original": {"type": "keyword", "index": False, "doc_values": False}}},
-            "log": {"properties": {"level": {"type": "keyword"}, "offset": {"type": "long"},
-                                   "file": {"properties": {"path": {"type": "keyword"}}}}},
-            "host": {"properties": {"name": {"type": "keyword"}}},
-            "source": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}}},
-            "process": {"properties": {"pid": {"type": "long"},
-                                       "thread": {"properties": {"id": {"type": "long"}}}}},
-            "http": {"properties": {"response": {"properties": {"status_code": {"type": "long"},
-                                                                "body": {"properties": {"bytes": {"type": "long"}}}}}}},
+                                     "original": {"type": "keyword", "index": False, "doc_values": False},
+                                     "hash": {"type": "keyword", "index": False}}},
+            "log": {"properties": {"level": {"type": "keyword"}, "offset": _LONG, "logger": _KEYWORD,
+                                   "iostream": _KEYWORD, "flags": _KEYWORD,
+                                   "file": {"properties": {"path": {"type": "keyword"}}},
+                                   "origin": {"properties": {"function": _KEYWORD,
+                                                             "file": {"properties": {"name": _KEYWORD,
+                                                                                     "line": _LONG}}}}}},
+            "host": {"properties": {"name": {"type": "keyword"}, "hostname": _KEYWORD}},
+            "source": {"properties": {"ip": {"type": "ip"}, "port": _LONG, "address": _KEYWORD}},
+            "process": {"properties": {"pid": _LONG, "name": _KEYWORD,
+                                       "thread": {"properties": {"id": _LONG, "name": _KEYWORD}}}},
+            "http": {"properties": {"response": {"properties": {"status_code": _LONG,
+                                                                "body": {"properties": {"bytes": _LONG}}}}}},
+            # The fields an ECS-aware logger's JSON may set (processor/parsers: only these, only of these types).
+            "service": {"properties": {**_keywords("name", "version", "environment", "id", "type")["properties"],
+                                       "node": _keywords("name")}},
+            "trace": _keywords("id"),
+            "span": _keywords("id"),
+            "transaction": _keywords("id"),
+            "error": _keywords("message", "type", "code", "id", "stack_trace"),
+            # Scope fields (api/auth.py): set by the collector and the operator only.
+            "kubernetes": {"properties": {"namespace": _KEYWORD,
+                                          "pod": _keywords("name", "uid"), "container": _keywords("name")}},
+            "container": {"properties": {**_keywords("id", "name", "runtime")["properties"],
+                                         "image": _keywords("name")}},
+            "json": {"type": "flattened", "ignore_above": 1024},
             "data_stream": {"properties": {"type": {"type": "keyword"},
                                            "dataset": {"type": "keyword"},
                                            "namespace": {"type": "keyword"}}},

@@ -74,3 +74,53 @@ def test_any_text_parses_without_raising(line: str) -> None:
     p = parse_line(line, NOW)
     assert isinstance(p.message, str)
     assert p.time_ns is None or 0 <= p.time_ns < 2**63
+
+
+def test_json_lifts_only_the_mapped_ecs_fields_and_only_values_of_their_type() -> None:
+    p = parse_line('{"msg":"m","service.name":1,"process.pid":"abc","error":{"message":"boom","foo":{"a":1}},'
+                   '"log":{"logger":"a.b","origin":{"file":{"line":3,"name":"x.py"}},"extra":true},'
+                   '"trace":{"id":{"nested":1}},"span.id":"s1","span.whatever":"w","process.thread.name":"t",'
+                   f'"log.origin.file.line":{2**64 - 1}}}', NOW)
+    assert p.fields == {"service.name": 1, "error.message": "boom", "log.logger": "a.b",
+                        "log.origin.file.line": 3, "log.origin.file.name": "x.py", "span.id": "s1",
+                        "process.thread.name": "t"}
+    assert p.json == {"process.pid": "abc", "error": {"foo": {"a": 1}}, "log": {"extra": True},
+                      "trace": {"id": {"nested": 1}}, "span.whatever": "w", "log.origin.file.line": 2**64 - 1}
+
+
+def test_json_never_lifts_a_scope_field() -> None:
+    line = ('{"msg":"m","kubernetes":{"namespace":"bank"},"kubernetes.namespace":"bank","labels":{"team":"x"},'
+            '"container.labels.team":"x","service":"payments"}')
+    p = parse_line(line, NOW)
+    assert p.fields == {"service.name": "payments"}
+    assert p.json == {"kubernetes": {"namespace": "bank"}, "kubernetes.namespace": "bank", "labels": {"team": "x"},
+                      "container.labels.team": "x"}
+
+
+_SCALAR = (st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
+           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8))
+_KEYS = st.sampled_from(["service", "name", "service.name", "process", "pid", "process.pid", "log", "origin", "file",
+                         "line", "error", "message", "trace", "id", "kubernetes", "namespace", "labels", "x.y", ""])
+
+
+def _leaves(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [leaf for v in node.values() for leaf in _leaves(v)]
+    return [repr(node)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(_SCALAR, lambda kids: st.dictionaries(_KEYS, kids, max_size=5), max_leaves=20)
+       .filter(lambda v: isinstance(v, dict) and not isinstance(v.get("message", v.get("log")), str)))
+def test_json_lifts_nothing_but_mapped_fields_of_their_type_and_loses_no_value(obj: dict) -> None:
+    from processor.parsers import _LIFT, _LONG
+
+    p = parse_line(json.dumps({"msg": "m", **obj}), NOW)
+    assert p.message == "m"
+    for path, value in p.fields.items():
+        assert path in _LIFT and path.split(".")[0] not in ("kubernetes", "container", "labels")
+        if _LIFT[path] == _LONG:
+            assert type(value) is int and -(2**63) <= value < 2**63
+        else:
+            assert type(value) in (str, int, float, bool)
+    assert sorted(_leaves(p.json or {}) + [repr(v) for v in p.fields.values()]) == sorted(_leaves(obj))

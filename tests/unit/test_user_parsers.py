@@ -57,3 +57,10 @@ def test_bad_rules_fail_at_start_up() -> None:
         ParserRule(name="x")
     with pytest.raises(ConfigError, match="cannot load"):
         UserParsers([ParserRule(name="x", function="no.such.module:fn")])
+
+
+def test_a_regex_group_cannot_name_a_scope_field() -> None:
+    for group in ("kubernetes__namespace", "labels__team", "container__labels__team", "container__name"):
+        with pytest.raises(ConfigError, match="scope field"):
+            UserParsers([ParserRule(name="forge", regex=rf"^(?P<{group}>\w+) ")])
+    UserParsers([ParserRule(name="fine", regex=r"^(?P<service__name>\w+) (?P<kube>\w+)")])
