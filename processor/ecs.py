@@ -24,7 +24,7 @@ __all__ = ["SCOPE_ROOTS", "source_fields", "to_document"]
 # What a source, an entry or a parser may not set: the pipeline's own bookkeeping. Roots are closed as a whole;
 # of ``event`` only the identity and the pipeline's times are (event.action, event.dataset... are the line's).
 _RESERVED = frozenset(("@timestamp", "message", "data_stream", "logjet", "json", "_id"))
-_RESERVED_PATHS = frozenset(("event.id", "event.ingested", "event.created", "event.original"))
+_RESERVED_PATHS = frozenset(("event.id", "event.ingested", "event.created", "event.original", "event.hash"))
 
 # What an API key's scope may match (api/auth.py): set by the collector from the node's own knowledge (the CRI path,
 # the container runtime's metadata, the kubelet's labels) or by the operator (an input's tags, as ``labels``), never
