@@ -7,6 +7,7 @@ COPY collectors ./collectors
 COPY processor ./processor
 COPY shippers ./shippers
 COPY api ./api
+COPY cli ./cli
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim

@@ -98,7 +98,7 @@ def run_api_latency(es_url: str, bootstrap: str, documents: int = 1_000_000, rou
     env.update({"LOGJET_ELASTICSEARCH_URL": es_url, "LOGJET_ELASTICSEARCH_DATASET": DATASET,
                 "LOGJET_KAFKA_BOOTSTRAP": bootstrap, "LOGJET_LOG_LEVEL": "WARNING",
                 "LOGJET_API_KEYS": orjson.dumps([{"name": "bench", "sha256": digest, "all_logs": True}]).decode()})
-    proc = subprocess.Popen([sys.executable, "-m", "logjet", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api_ms: list[float] = []
     es_ms: list[float] = []

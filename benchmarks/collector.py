@@ -66,7 +66,7 @@ def start_collector(work: Path, bootstrap: str, topic: str, port: int, args: lis
     })
     (work / "in").mkdir()
     args = args or ["files", str(work / "in" / "*.log")]
-    proc = subprocess.Popen([sys.executable, "-m", "logjet", "collect", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "collect", *args],
                             env=env, stdout=subprocess.DEVNULL, stderr=open(work / "collector.err", "wb"))
     deadline = time.monotonic() + 60
     while _acked(port, input_name) < 0:

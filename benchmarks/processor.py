@@ -83,7 +83,7 @@ def start_processor(bootstrap: str, es_url: str, topic: str, workers: int, sink:
         "LOGJET_PROCESSOR_GROUP_ID": f"bench-{tag}", "LOGJET_PROCESSOR_SINK": sink,
         "LOGJET_PROCESSOR_METRICS_PORT": str(port), "LOGJET_LOG_LEVEL": "WARNING",
     })
-    return subprocess.Popen([sys.executable, "-m", "logjet", "process", "--workers", str(workers)], env=env,
+    return subprocess.Popen([sys.executable, "-m", "cli", "process", "--workers", str(workers)], env=env,
                             stdout=subprocess.DEVNULL, stderr=err.open("wb"))
 
 

@@ -44,13 +44,11 @@ def _worker_main(settings_json: bytes, index: int) -> None:
 
     from logjet.config import LogjetSettings
     from logjet.errors import ConfigError
+    from logjet.logs import setup_logging
     from processor.transform import tune_gc
     from processor.worker import Worker
 
-    logging.basicConfig(level=os.environ.get("LOGJET_LOG_LEVEL", "INFO").upper(), stream=sys.stderr,
-                        format=f"%(asctime)s %(levelname)s %(name)s[w{index}]: %(message)s")
-    for noisy in ("httpx", "elastic_transport.transport"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_logging(f"%(asctime)s %(levelname)s %(name)s[w{index}]: %(message)s")
     # `kill -USR1 <worker>` prints every thread's stack: what an operator needs when a worker seems stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     stop = threading.Event()

@@ -85,7 +85,7 @@ def env_for(settings: LogjetSettings) -> dict[str, str]:
 
 def logjet(*args: str, settings: LogjetSettings, log_path: str) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "logjet", *args], env=env_for(settings),
+        return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env_for(settings),
                                 stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -99,7 +99,7 @@ def logjet_with_config(*args: str, settings: LogjetSettings, directory: Path) ->
     config.write_text(yaml.safe_dump(doc))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
     with open(directory / "logjet.out", "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "logjet", *args, "--config", str(config)], env=env,
+        return subprocess.Popen([sys.executable, "-m", "cli", *args, "--config", str(config)], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -105,7 +105,7 @@ def override(settings: LogjetSettings, section: str, **values: object) -> Logjet
 def serve(settings: LogjetSettings, log_path: Path, *extra: str) -> Iterator[str]:
     """`logjet serve` in its own process until the block ends; yields its base URL."""
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "logjet", "serve", *extra], env=env_for(settings),
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", *extra], env=env_for(settings),
                                 stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{settings.api.port}"
 
@@ -396,7 +396,7 @@ def test_serve_refuses_to_start_an_open_demo_that_is_not_local(make_settings, ap
     settings_env = env_for(make_settings(api={"port": free_port()}))
     settings_env.update({f"LOGJET_API_{k.upper()}": v if isinstance(v, str) else orjson.dumps(v).decode()
                          for k, v in api.items()})
-    res = subprocess.run([sys.executable, "-m", "logjet", "serve"], env=settings_env, capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "cli", "serve"], env=settings_env, capture_output=True, text=True,
                          timeout=60)
     assert res.returncode == 2 and message in res.stderr, res.stderr
 
@@ -413,14 +413,14 @@ def test_up_enables_open_demo_only_against_the_local_stack(make_settings, endpoi
     env = env_for(settings)
     # never the local stack's own addresses, which `up` would start the stack for
     assert env["LOGJET_KAFKA_BOOTSTRAP"].startswith("localhost:") and "localhost" in env["LOGJET_ELASTICSEARCH_URL"]
-    refused = subprocess.run([sys.executable, "-m", "logjet", "up", str(tmp_path)], cwd=tmp_path, timeout=60,
+    refused = subprocess.run([sys.executable, "-m", "cli", "up", str(tmp_path)], cwd=tmp_path, timeout=60,
                              env={**env, "LOGJET_API_OPEN_DEMO": "true"}, capture_output=True, text=True)
     assert refused.returncode == 2 and "not the local stack" in refused.stderr, refused.stderr
     app_log = tmp_path / "app.log"
     app_log.write_text("one line\n")
     out_path = tmp_path / "up.out"
     with open(out_path, "wb") as out:  # a file, not a pipe: the children write to it too, and must never block
-        proc = subprocess.Popen([sys.executable, "-m", "logjet", "up", str(app_log)], env=env, cwd=tmp_path,
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "up", str(app_log)], env=env, cwd=tmp_path,
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{settings.api.port}"

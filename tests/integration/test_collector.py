@@ -126,7 +126,7 @@ def test_copytruncate_at_a_high_rate_loses_no_line_and_sends_none_twice(make_set
 def test_stdin_sidecar_delivers_every_line_and_exits_at_the_end(make_settings, tmp_path: Path) -> None:
     settings = make_settings()
     lines = [f"stdout of the app {i}" for i in range(20_000)] + ["last line without newline"]
-    proc = subprocess.Popen([sys.executable, "-m", "logjet", "collect", "stdin"], env=env_for(settings),
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "collect", "stdin"], env=env_for(settings),
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, err = proc.communicate(("\n".join(lines)).encode(), timeout=120)
     assert proc.returncode == 0, err.decode()[-2000:]

@@ -34,7 +34,7 @@ def _produce(settings, n: int, start: int = 0) -> set[str]:  # noqa: ANN001
 def _start(settings, tmp_path: Path, port: int) -> subprocess.Popen:  # noqa: ANN001
     env = env_for(settings) | {"LOGJET_PROCESSOR_METRICS_PORT": str(port)}
     log = open(tmp_path / "process.out", "ab")  # noqa: SIM115 - kept open for the child
-    return subprocess.Popen([sys.executable, "-m", "logjet", "process", "--workers", "2"], env=env, stdout=log,
+    return subprocess.Popen([sys.executable, "-m", "cli", "process", "--workers", "2"], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
 
 
@@ -191,7 +191,7 @@ def test_each_process_reports_the_lag_of_the_partitions_it_owns_and_drops_those_
 
     def start(name: str, port: int) -> subprocess.Popen:
         log = open(tmp_path / name / "process.out", "ab")  # noqa: SIM115 - kept open for the child
-        return subprocess.Popen([sys.executable, "-m", "logjet", "process", "--workers", "1"],
+        return subprocess.Popen([sys.executable, "-m", "cli", "process", "--workers", "1"],
                                 env=env | {"LOGJET_PROCESSOR_METRICS_PORT": str(port)}, stdout=log,
                                 stderr=subprocess.STDOUT)
 

@@ -19,7 +19,7 @@ N = 60_000
 
 def _processor(settings, tmp_path: Path, name: str) -> subprocess.Popen:  # noqa: ANN001
     log = open(tmp_path / f"{name}.out", "ab")  # noqa: SIM115 - kept open for the child
-    return subprocess.Popen([sys.executable, "-m", "logjet", "process", "--workers", "1"], env=env_for(settings),
+    return subprocess.Popen([sys.executable, "-m", "cli", "process", "--workers", "1"], env=env_for(settings),
                             stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -17,7 +17,7 @@ def test_status_names_both_services_with_versions(endpoints) -> None:  # noqa: A
 
 
 def test_stack_up_is_idempotent(endpoints) -> None:  # noqa: ANN001
-    res = subprocess.run([sys.executable, "-m", "logjet", "stack", "up"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([sys.executable, "-m", "cli", "stack", "up"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "started pid" not in res.stdout
     assert "kafka ready" in res.stdout

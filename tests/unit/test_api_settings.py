@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from api.stats import StatsRangeError, bucket_count, check_buckets
+from cli.up import demo_mode
 from logjet.config import LogjetSettings, is_loopback_host, load_settings
 from logjet.errors import ConfigError
-from logjet.up import demo_mode
 
 KEY = {"name": "ops", "sha256": "0" * 64, "all_logs": True}
 

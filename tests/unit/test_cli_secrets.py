@@ -12,7 +12,7 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
 
 
 def _logjet(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "logjet.cli", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=60,
                           env={**ENV, **(env or {})})
 
 
@@ -29,8 +29,8 @@ def test_a_configuration_error_names_keys_and_hides_secrets(tmp_path: Path) -> N
 def test_log_lines_and_tracebacks_lose_url_credentials() -> None:
     code = f"""
 import logging
-from logjet.cli import _setup_logging
-_setup_logging()
+from logjet.logs import setup_logging
+setup_logging()
 log = logging.getLogger("logjet.test")
 log.warning("cannot reach %s", "https://elastic:{SECRET}@es-1:9200")
 try:

@@ -19,7 +19,7 @@ import typer
 import yaml
 from fastapi.testclient import TestClient
 
-from logjet.cli import app as cli_app
+from cli.app import app as cli_app
 from logjet.config import LogjetSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -198,7 +198,7 @@ def test_the_udp_sender_table_is_bounded_and_identities_stay_unique(listeners: l
 
 
 def test_a_command_line_address_without_host_is_loopback() -> None:
-    from logjet.cli import _address
+    from cli.app import _address
 
     assert _address(":5514") == ("127.0.0.1", 5514)
     assert _address("0.0.0.0:514") == ("0.0.0.0", 514)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import typer
 
+from cli.demo import DemoSource
 from logjet.config import LogjetSettings, is_loopback_host
-from logjet.demo import DemoSource
 
 __all__ = ["demo_mode", "run_up"]
 
@@ -70,7 +70,7 @@ def run_up(settings: LogjetSettings, paths: list[str], config: Path | None, keep
         typer.echo(message)
     if config is not None:
         env["LOGJET_CONFIG"] = str(config.resolve())
-    base = [sys.executable, "-m", "logjet"]
+    base = [sys.executable, "-m", "cli"]
     children = {
         "collector": subprocess.Popen([*base, "collect", "files", *paths], env=env),
         "processor": subprocess.Popen([*base, "process"], env=env),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -14,6 +13,7 @@ import typer
 
 from logjet.config import LogjetSettings, load_settings, redact_url
 from logjet.errors import ConfigError, LogjetError
+from logjet.logs import setup_logging
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 stack_app = typer.Typer(no_args_is_help=True, help="The local Kafka and Elasticsearch (from Maven Central).")
@@ -27,29 +27,8 @@ ConfigOpt = Annotated[
 ]
 
 
-class RedactingFormatter(logging.Formatter):
-    """Removes the credentials of any URL from a log line, exceptions included (an Elasticsearch URL may carry
-    ``user:password@``, and client errors quote it)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_url(super().format(record))
-
-
-def _setup_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOGJET_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    # One line per HTTP request or bulk call drowns what logjet itself says.
-    for noisy in ("httpx", "elastic_transport.transport"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def _settings(config: Path | None) -> LogjetSettings:
-    _setup_logging()
+    setup_logging()
     return load_settings(config)
 
 
@@ -232,7 +211,6 @@ def serve(
     import uvicorn
 
     from api import create_app
-
     from logjet.config import is_loopback_host
 
     settings = _settings(config)
@@ -291,7 +269,7 @@ def up(
     keep_stack: Annotated[bool, typer.Option(help="Leave Kafka and Elasticsearch running on exit.")] = False,
 ) -> None:
     """The whole pipeline on this machine: stack (if needed), collector, processor and API."""
-    from logjet.up import run_up
+    from cli.up import run_up
 
     settings = _settings(config)
     raise typer.Exit(run_up(settings, list(paths or []), config, keep_stack=keep_stack))

@@ -1,3 +1,0 @@
-from logjet.cli import main
-
-main()
