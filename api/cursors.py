@@ -10,8 +10,9 @@ nothing else can.
 from __future__ import annotations
 
 import base64
-import hashlib
+import binascii
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,13 +21,15 @@ from api.auth import Caller
 
 __all__ = ["CursorSigner", "caller_binding"]
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
 
 def caller_binding(who: Caller) -> bytes:
     return orjson.dumps([who.name, who.all_logs, sorted(who.namespaces), sorted(who.services)])
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_URLSAFE).decode()
 
 
 def _unb64(text: str) -> bytes:
@@ -39,13 +42,21 @@ class CursorSigner:
             raise ValueError("the cursor secret must be at least 16 bytes")
         self._secret = secret
 
-    def _mac(self, kind: str, binding: bytes, payload: bytes) -> bytes:
-        msg = kind.encode() + b"\0" + binding + b"\0" + payload
-        return hmac.new(self._secret, msg, hashlib.sha256).digest()
+    def _mac(self, prefix: bytes, payload: bytes) -> bytes:
+        return hmac.digest(self._secret, prefix + payload, "sha256")
+
+    def signing(self, kind: str, who: Caller) -> Callable[[Any], str]:
+        """``sign`` for one kind and key, for signing many (a live tail signs every event)."""
+        prefix = kind.encode() + b"\0" + caller_binding(who) + b"\0"
+
+        def sign(value: Any) -> str:
+            payload = orjson.dumps(value)
+            return _b64(payload) + "." + _b64(self._mac(prefix, payload))
+
+        return sign
 
     def sign(self, kind: str, who: Caller, value: Any) -> str:
-        payload = orjson.dumps(value)
-        return _b64(payload) + "." + _b64(self._mac(kind, caller_binding(who), payload))
+        return self.signing(kind, who)(value)
 
     def verify(self, kind: str, who: Caller, token: str) -> Any:
         """The value signed into ``token``; ValueError if this server did not issue it for this key and kind."""
@@ -54,6 +65,7 @@ class CursorSigner:
             payload, mac = _unb64(payload_text), _unb64(mac_text)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{kind} is not one this API issued to this key") from exc
-        if not sep or not hmac.compare_digest(mac, self._mac(kind, caller_binding(who), payload)):
+        prefix = kind.encode() + b"\0" + caller_binding(who) + b"\0"
+        if not sep or not hmac.compare_digest(mac, self._mac(prefix, payload)):
             raise ValueError(f"{kind} is not one this API issued to this key")
         return orjson.loads(payload)

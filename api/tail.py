@@ -192,9 +192,14 @@ class Follower:
             if counts.keys() == now.keys() and all(now[c] >= n + 2 for c, n in counts.items()):
                 safe = max(safe, checkpoint)
         seen[:] = [(c, cp) for c, cp in seen if cp > safe]
-        if seen and self._count(index.name, shard, safe, seen[-1][1]) == seen[-1][1] - safe:
-            safe = seen[-1][1]
-            seen.clear()
+        # Counting is cheaper than waiting: the newest observation (all visible on a quiet index), else the newest
+        # one a refresh has ended since (most likely visible under steady writes).
+        refreshed = [cp for c, cp in seen if c.keys() == now.keys() and all(now[k] > n for k, n in c.items())]
+        for checkpoint in dict.fromkeys([cp for _, cp in seen[-1:]] + refreshed[-1:]):
+            if self._count(index.name, shard, safe, checkpoint) == checkpoint - safe:
+                safe = checkpoint
+                seen[:] = [(c, cp) for c, cp in seen if cp > safe]
+                break
         return safe
 
     def _fetch(self, index: str, shard: int, after: int, upto: int) -> list[dict[str, Any]]:
@@ -205,9 +210,9 @@ class Follower:
         return resp["hits"]["hits"]
 
     async def run(self, view: dict[str, list[IndexState]],
-                  event_id: Callable[[Position], str]) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """One round: every matching document up to each shard's safe bound, in order; then the position stands
-        at those bounds."""
+                  event_id: Callable[[Position], str]) -> AsyncIterator[list[tuple[str, dict[str, Any]]]]:
+        """One round: every matching document up to each shard's safe bound, in order, a page at a time (each with
+        the position just after it); then the position stands at those bounds."""
         self.track(view)
         for stream, indices in view.items():
             gens = self.position[stream]
@@ -218,12 +223,27 @@ class Follower:
                 for shard in range(min(len(seqs), len(index.shards))):
                     try:
                         safe = await run_in_threadpool(self._safe, index, shard, seqs[shard])
-                        while safe > seqs[shard]:
-                            hits = await run_in_threadpool(self._fetch, index.name, shard, seqs[shard], safe)
+                        if safe <= seqs[shard]:
+                            continue
+                        fetch = asyncio.ensure_future(
+                            run_in_threadpool(self._fetch, index.name, shard, seqs[shard], safe))
+                        while fetch is not None:
+                            hits = await fetch
+                            # The next page is read while this one is written to the client.
+                            fetch = asyncio.ensure_future(run_in_threadpool(
+                                self._fetch, index.name, shard, hits[-1]["_seq_no"], safe)) \
+                                if len(hits) == self.page_size else None
+                            page = []
                             for hit in hits:
                                 seqs[shard] = hit["_seq_no"]
-                                yield event_id(self.position), hit["_source"]
-                            if len(hits) < self.page_size:
-                                seqs[shard] = safe
+                                page.append((event_id(self.position), hit["_source"]))
+                            try:
+                                if page:
+                                    yield page
+                            except BaseException:
+                                if fetch is not None:
+                                    fetch.cancel()
+                                raise
+                        seqs[shard] = safe
                     except NotFoundError:  # the index was deleted (retention): nothing more comes from it
                         continue
