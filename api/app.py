@@ -37,6 +37,7 @@ __all__ = ["create_app"]
 log = logging.getLogger("logjet.api")
 PROBLEM = "application/problem+json"
 _TAIL_RETRY_AFTER_S = 10
+_TAIL_KEEP_ALIVE_S = 15
 _EXPLORER = Path(__file__).parent / "static" / "index.html"
 
 
@@ -322,7 +323,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
 
         event_id = signer.signing("Last-Event-ID", who)
         async def events():  # noqa: ANN202
-            started = False
+            started, quiet_since = False, time.monotonic()
             while True:
                 delivered = 0
                 try:
@@ -340,6 +341,13 @@ def create_app(settings: LogjetSettings) -> FastAPI:
                     yield sse("error", {"detail": "Elasticsearch could not answer; retrying"})
                     await asyncio.sleep(min(poll_s * 5, 10))
                     continue
+                if delivered:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= _TAIL_KEEP_ALIVE_S:
+                    # A comment line: proxies keep the stream open, and a client that vanished is noticed (the
+                    # write fails) and its slot freed.
+                    yield b": keep-alive\n\n"
+                    quiet_since = time.monotonic()
                 if not delivered:  # caught up: only then wait
                     await asyncio.sleep(poll_s)
 

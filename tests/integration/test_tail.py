@@ -7,7 +7,9 @@ read after the run: a document a tail missed, repeated or delivered out of order
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import statistics
 import threading
 import time
@@ -43,6 +45,7 @@ class SseClient:
         self._drop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._stamps: dict[str, int] = {}
+        self._response: httpx.Response | None = None
 
     def start(self) -> SseClient:
         self._thread.start()
@@ -54,6 +57,10 @@ class SseClient:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._response is not None:  # wakes the read: an open stream would hold the server's shutdown
+            sock = self._response.extensions["network_stream"].get_extra_info("socket")
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(30)
 
     def _ingested_ns(self, text: str) -> int:
@@ -72,11 +79,13 @@ class SseClient:
                 with httpx.stream("GET", self.url, params={**self.params, "poll_s": "0.2"}, headers=headers,
                                   timeout=httpx.Timeout(60, read=120)) as res:
                     assert res.status_code == 200, res.read()
+                    self._response = res
                     if self._read(res):
                         return
                 self.reconnects += 1
         except BaseException as exc:  # noqa: BLE001 - reported by the test thread
-            self.error = exc
+            if not self._stop.is_set():  # closing the stream to stop it is no error
+                self.error = exc
 
     def _read(self, res: httpx.Response) -> bool:
         """Events until stopped (True) or dropped on purpose (False)."""
@@ -297,3 +306,43 @@ def test_a_last_event_id_cannot_be_forged_or_carried_to_another_key(api_server) 
     forged_b64 = base64.urlsafe_b64encode(forged).decode().rstrip("=")
     for bad in (f"{forged_b64}.{mac}", f"{payload}.{mac[:-2]}AA", payload, "not-an-id"):
         assert hello(token, bad)[0] == 400
+
+
+def test_documents_searchable_long_after_they_were_indexed_are_not_passed(api_server) -> None:  # noqa: ANN001
+    """Refreshes stopped on the data stream: the documents are indexed (the shard's checkpoint passes them) but not
+    searchable. A tail that trusted time or the checkpoint alone would pass them; this one waits and sends them all,
+    in order, once they become searchable."""
+    base, (token, _), settings = api_server
+    es, stream = settings.elasticsearch.url, settings.elasticsearch.data_stream
+
+    def bulk(first: int, n: int) -> None:
+        lines = []
+        for i in range(first, first + n):
+            lines += [orjson.dumps({"create": {"_id": f"late-{i:05d}"}}),
+                      orjson.dumps({"@timestamp": "2026-11-29T00:00:00Z", "message": f"late {i}",
+                                    "event": {"id": f"late-{i:05d}",
+                                              "ingested": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+                                    "service": {"name": "alpha"}})]
+        res = httpx.post(f"{es}/{stream}/_bulk", content=b"\n".join(lines) + b"\n",
+                         headers={"content-type": "application/x-ndjson"}, timeout=60)
+        assert res.status_code == 200 and not res.json()["errors"], res.text
+
+    from shippers.elasticsearch import install_template, make_client
+
+    install_template(make_client(settings.elasticsearch), settings.elasticsearch)  # a data stream, as logjet's
+    bulk(0, 1)
+    httpx.post(f"{es}/{stream}/_refresh").raise_for_status()
+    client = SseClient(f"{base}/v1/logs/tail", token, {"service": "alpha"}).start()
+    try:
+        assert client.hello.wait(30)
+        httpx.put(f"{es}/{stream}/_settings", json={"index": {"refresh_interval": "-1"}}).raise_for_status()
+        bulk(1, 2000)
+        time.sleep(5)  # well past any settle margin a time-based tail would use
+        assert client.ids == [], "sent documents that were not searchable yet?"
+        httpx.put(f"{es}/{stream}/_settings", json={"index": {"refresh_interval": "1s"}}).raise_for_status()
+        wait_for(lambda: len(client.ids) >= 2000, 30, "the documents once searchable")
+        time.sleep(1)
+        assert client.ids == [f"late-{i:05d}" for i in range(1, 2001)]
+    finally:
+        client.stop()
+        assert client.error is None, client.error
