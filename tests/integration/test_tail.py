@@ -155,6 +155,7 @@ def test_two_tails_follow_5000_entries_a_second_exactly_once_in_order_and_resume
     shipper = KafkaShipper(settings.kafka)
     base = f"http://127.0.0.1:{port}"
     clients: list[SseClient] = []
+    t_start = time.monotonic()
     try:
         # The data stream exists before the tails start, as it does in a running pipeline.
         source = Source(f"test:{uuid.uuid4().hex[:6]}", "file", "node-1", "node-1", None, {})
@@ -170,14 +171,7 @@ def test_two_tails_follow_5000_entries_a_second_exactly_once_in_order_and_resume
 
         seq = 1
         started = time.monotonic()
-        import os
-        if os.environ.get("TAIL_DEBUG"):
-            def monitor() -> None:
-                while not clients[0]._stop.is_set():
-                    print(f"{time.monotonic() - started:5.1f}s produced {seq} indexed {es_count(settings)} "
-                          f"all {len(everything.ids)} alpha {len(alpha.ids)}", flush=True)
-                    time.sleep(5)
-            threading.Thread(target=monitor, daemon=True).start()
+        print(f"\nready after {started - t_start:.1f}s")
         for tick in range(SECONDS * 10):  # 500 entries every 100 ms
             entries = [Entry(n, time.time_ns(), f'{{"msg":"load {n}","service":"{SERVICES[n % 2]}"}}')
                        for n in range(seq, seq + RATE // 10)]
@@ -192,11 +186,12 @@ def test_two_tails_follow_5000_entries_a_second_exactly_once_in_order_and_resume
         wait_for(lambda: es_count(settings) >= total, 120, f"{total} documents indexed")
         t0 = time.monotonic()
         truth, service = _truth(settings)
-        print(f"truth read in {time.monotonic() - t0:.1f}s")
+        print(f"indexed {t0 - started - produce_s:.1f}s after the last entry; read in {time.monotonic() - t0:.1f}s")
         assert len(truth) == total
         expected = {"all": truth[1:], "alpha": [i for i in truth if service[i] == "alpha"]}
         wait_for(lambda: len(everything.ids) >= len(expected["all"]) and len(alpha.ids) >= len(expected["alpha"]),
                  60, "the tails to catch up")
+        print(f"caught up {time.monotonic() - started - produce_s:.1f}s after the last entry")
         time.sleep(2)  # anything extra (a repeat) would arrive now
         for c in clients:
             c.stop()
@@ -214,10 +209,12 @@ def test_two_tails_follow_5000_entries_a_second_exactly_once_in_order_and_resume
     finally:
         for c in clients:
             c.stop()
+        t0 = time.monotonic()
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
         for proc in procs.values():
             proc.wait(30)
+        print(f"stopped in {time.monotonic() - t0:.1f}s")
 
 
 def _up(base: str) -> bool:
