@@ -299,7 +299,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         pod: Annotated[str | None, Query(max_length=256)] = None,
         namespace: Annotated[str | None, Query(max_length=256)] = None,
         stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
-        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=4096)] = None,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=8192)] = None,
         poll_s: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
     ) -> StreamingResponse:
         if not who.may_ask_for(namespace, service):
