@@ -19,7 +19,7 @@ from elasticsearch import ApiError, NotFoundError, TransportError
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from api.auth import Caller, authenticate
 from api.cursors import CursorSigner
@@ -107,6 +107,9 @@ def create_app(settings: LogjetSettings) -> FastAPI:
                        registry=registry)
     latency = Histogram("logjet_api_request_seconds", "Time to answer, by endpoint.", ["endpoint"], registry=registry,
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    Gauge("logjet_api_live_tails", "Live tails open.", registry=registry).set_function(tails.open)
+    Gauge("logjet_api_points_in_time", "Points in time this process holds open.",
+          registry=registry).set_function(lambda: len(pits))
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):  # noqa: ANN001, ANN202 - starlette's middleware signature

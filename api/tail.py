@@ -20,7 +20,8 @@ the refresh interval. A document indexed into a backing index two rollovers old 
 to the newest; the one before is kept for the operations in flight at the rollover).
 
 The tail holds two pages (``page_size`` documents each: the one being written, the next read ahead) and its
-position (a few numbers per data stream); it writes no faster than the client reads. The shards' state (``_stats``) is read once for all tails of the process.
+position (a few numbers per data stream); it writes no faster than the client reads. The shards' state (``_stats``)
+is read once for all tails of the process.
 """
 
 from __future__ import annotations

@@ -304,6 +304,8 @@ def test_points_in_time_are_bounded_per_key_and_walks_beyond_go_on_without_one(i
             cursor = page["next_cursor"]
         assert len(seen) == len(set(seen)) == PER_TEAM - 10
     assert len(pits) == 1  # the bank walks closed theirs at their last page; shop's is left to expire
+    metrics = small.get("/metrics", headers={"Authorization": f"Bearer {keys['bank']}"}).text
+    assert "logjet_api_points_in_time 1.0" in metrics
 
 
 def test_pages_are_bounded_by_bytes_and_the_cursor_goes_on_after_the_cut(indexed) -> None:  # noqa: ANN001

@@ -266,6 +266,8 @@ def test_tails_beyond_the_limits_get_429_with_retry_after_and_slots_come_back(ap
             codes = await open_tails(other, 10, client, stack)  # the total (12) binds the other key
             assert codes.count(200) == 4 and codes.count(429) == 6
             assert (await client.get(f"{base}/healthz")).status_code == 200
+            metrics = await client.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert "logjet_api_live_tails 12.0" in metrics.text
         # Every stream closed: the slots are free again.
         async with httpx.AsyncClient(timeout=30) as client, AsyncExitStack() as stack:
             for _ in range(50):
