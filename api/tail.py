@@ -8,8 +8,8 @@ timestamp is taken before the document becomes searchable, so a cursor on one ca
 later; a sequence number is not passed until every operation up to it is known to be searchable, in one of two ways
 (``Follower._safe``):
 
-- counted: the shard holds exactly ``C - s`` documents with a sequence number in ``(s, C]``, so all of them are
-  visible (a sequence number belongs to one document);
+- counted (a shard without replicas): it holds exactly ``C - s`` documents with a sequence number in ``(s, C]``, so
+  all of them are visible (a sequence number belongs to one document);
 - refreshed: ``C`` was the shard's global checkpoint (every operation up to it processed) when the shard's copies
   had made ``R`` refreshes, and every copy has now made ``R + 2``: the second of those began after ``C`` was
   processed, and a refresh makes searchable all that was processed before it began. A number still missing then is
@@ -158,7 +158,7 @@ class Follower:
         self.client, self.filters, self.page_size = client, filters, page_size
         self.position: Position = position if position is not None else {}
         self.fresh = position is None  # start at the present: what the first view shows is history
-        self.preference = preference  # one copy of each shard answers both the count and the fetch
+        self.preference = preference  # the same copy of a shard answers each of this tail's searches
         self._seen: dict[tuple[str, int], list[tuple[dict[str, int], int]]] = {}
 
     def track(self, view: dict[str, list[IndexState]]) -> None:
@@ -193,6 +193,8 @@ class Follower:
             if counts.keys() == now.keys() and all(now[c] >= n + 2 for c, n in counts.items()):
                 safe = max(safe, checkpoint)
         seen[:] = [(c, cp) for c, cp in seen if cp > safe]
+        if len(now) != 1:  # with replicas the copy counted might not be the copy searched next: wait for refreshes
+            return safe
         # Counting is cheaper than waiting: the newest observation (all visible on a quiet index), else the newest
         # one a refresh has ended since (most likely visible under steady writes).
         refreshed = [cp for c, cp in seen if c.keys() == now.keys() and all(now[k] > n for k, n in c.items())]
