@@ -13,23 +13,26 @@ of its own, so they answer while every worker thread waits on a slow Elasticsear
 
 import asyncio
 import logging
+import secrets
+import time
+import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from elasticsearch import ApiError, NotFoundError, TransportError
 from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from api.auth import Caller, authenticate
+from api.cursors import CursorSigner
 from api.health import ReadinessProbe
 from api.middleware import KEY_NAME, AccessLog, DemoGuard, QueryLimit, SecurityHeaders
 from api.models import LogsPage, Stats
-from api.query import build_search, decode_cursor, encode_cursor
+from api.query import PitRegistry, build_search, check_cursor, cut_page
 from api.stats import StatsRangeError, kafka_stats, stats_query
-from api.tail import TailState, decode_event_id, sse
+from api.tail import Follower, ShardWatcher, TailSlots, check_position, sse
 from logjet import __version__
 from logjet.config import LogjetSettings
 from shippers.elasticsearch import make_client
@@ -40,6 +43,8 @@ log = logging.getLogger("logjet.api")
 PROBLEM = "application/problem+json"
 _STATIC = Path(__file__).parent / "static"
 _STATIC_TYPES = {"explorer.js": "text/javascript; charset=utf-8", "explorer.css": "text/css; charset=utf-8"}
+_TAIL_RETRY_AFTER_S = 10
+_TAIL_KEEP_ALIVE_S = 15
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -64,6 +69,27 @@ def _es_problem(exc: ApiError | TransportError, what: str, bad_request: str) -> 
     return _ProblemError(503, f"{what} unavailable", "Elasticsearch is unreachable")
 
 
+def _keep_alive_s(value: str) -> float:
+    return float(value[:-1]) * (60 if value.endswith("m") else 1)
+
+
+class _TailResponse(StreamingResponse):
+    """A tail's stream that gives its slot back however it ends (end of stream, disconnect, error)."""
+
+    def __init__(self, body: Any, release: Any, **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            try:
+                await self.body_iterator.aclose()
+            finally:
+                self._release()
+
+
 def create_app(settings: LogjetSettings) -> FastAPI:
     # No Swagger UI or ReDoc: FastAPI's pages load their scripts from a CDN and run an inline one, which the
     # Content-Security-Policy refuses. The schema stays at /openapi.json for any OpenAPI viewer.
@@ -73,6 +99,15 @@ def create_app(settings: LogjetSettings) -> FastAPI:
     api = settings.api
     app.state.settings = settings
     readiness = ReadinessProbe(settings)
+    if api.cursor_secret is None:
+        log.warning("api.cursor_secret is not set: cursors are signed with a random key and do not survive a restart "
+                    "or reach another replica")
+    signer = CursorSigner(api.cursor_secret.get_secret_value().encode() if api.cursor_secret
+                          else secrets.token_bytes(32))
+    pits = PitRegistry(api.pit_max_per_key, api.pit_max_total, _keep_alive_s(api.pit_keep_alive))
+    tails = TailSlots(api.tail_max_per_key, api.tail_max_total)
+    watcher = ShardWatcher(es.options(request_timeout=api.query_timeout_s), settings.elasticsearch.index_pattern)
+    app.state.pits, app.state.tails = pits, tails
     registry = CollectorRegistry()
     requests = Counter("logjet_api_requests", "Requests answered, by endpoint and status.", ["endpoint", "status"],
                        registry=registry)
@@ -88,6 +123,9 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         app.add_middleware(DemoGuard)
     app.add_middleware(AccessLog, requests=requests, latency=latency)
     app.add_middleware(SecurityHeaders)
+    Gauge("logjet_api_live_tails", "Live tails open.", registry=registry).set_function(tails.open)
+    Gauge("logjet_api_points_in_time", "Points in time this process holds open.",
+          registry=registry).set_function(lambda: len(pits))
 
     @app.exception_handler(_ProblemError)
     async def _problem_handler(_: Request, exc: _ProblemError) -> JSONResponse:
@@ -177,34 +215,59 @@ def create_app(settings: LogjetSettings) -> FastAPI:
                                                            f"{sorted(api.filter_fields)}")
             fields[name] = value
         try:
-            pit_id, after = decode_cursor(cursor) if cursor else (None, None)
+            pit_id, after, order = check_cursor(signer.verify("cursor", who, cursor)) if cursor \
+                else (None, None, sort)
         except ValueError as exc:
             raise _ProblemError(400, "invalid cursor", str(exc)) from exc
         body = build_search(time_from=time_from, time_to=time_to, q=q,
                             filters={"level": level, "host": host, "path": path, "service": service,
                                      "container": container, "pod": pod, "namespace": namespace, "stream": stream},
-                            fields=fields, size=size, order=sort, search_after=after, scope=who.scope_filter())
+                            fields=fields, size=size + 1, order=order, search_after=after, scope=who.scope_filter())
         client = es.options(request_timeout=api.query_timeout_s)
+        timeout = f"{int(api.query_timeout_s * 1000)}ms"
         try:
             if pit_id is None:
-                pit_id = client.open_point_in_time(index=settings.elasticsearch.index_pattern,
-                                                   keep_alive=api.pit_keep_alive, ignore_unavailable=True)["id"]
-            resp = client.search(pit={"id": pit_id, "keep_alive": api.pit_keep_alive},
-                                 timeout=f"{int(api.query_timeout_s * 1000)}ms", **body)
+                resp = client.search(index=settings.elasticsearch.index_pattern, ignore_unavailable=True,
+                                     allow_no_indices=True, timeout=timeout, **body)
+            else:
+                resp = client.search(pit={"id": pit_id, "keep_alive": api.pit_keep_alive}, timeout=timeout, **body)
         except NotFoundError as exc:
-            if cursor:
+            if pit_id is not None:
+                pits.closed(pit_id)
                 raise _ProblemError(410, "cursor expired", "the cursor's point in time expired: search again") from exc
             return {"total": {"value": 0, "relation": "eq"}, "documents": [], "next_cursor": None}
         except (ApiError, TransportError) as exc:
             raise _es_problem(exc, "search", "the time range or query could not be parsed") from exc
-        hits = resp["hits"]["hits"]
+        hits, more = cut_page(resp["hits"]["hits"], size, api.max_page_bytes)
         total = resp["hits"]["total"]
         next_pit = resp.get("pit_id", pit_id)
+        if pit_id is not None and not more:
+            _close_pit(client, next_pit)
+            next_pit = None
+        elif pit_id is not None:
+            pits.used(pit_id, next_pit, who.name)
+        elif more and pits.reserve(who.name):
+            # The first page came from a plain search; the walk goes on in a point in time opened now, which
+            # holds every document the first page could have seen (and perhaps a few that came since).
+            try:
+                next_pit = client.open_point_in_time(index=settings.elasticsearch.index_pattern,
+                                                     keep_alive=api.pit_keep_alive, ignore_unavailable=True)["id"]
+            except (ApiError, TransportError) as exc:
+                log.warning("opening a point in time failed (the walk goes on without one): %s", exc)
+            pits.opened(next_pit, who.name)
         return {
             "total": {"value": total["value"], "relation": total["relation"]},
             "documents": [h["_source"] for h in hits],
-            "next_cursor": encode_cursor(next_pit, hits[-1]["sort"]) if len(hits) == size else None,
+            "next_cursor": signer.sign("cursor", who, {"p": next_pit, "a": hits[-1]["sort"], "o": order})
+            if more else None,
         }
+
+    def _close_pit(client: Any, pit_id: str) -> None:
+        pits.closed(pit_id)
+        try:
+            client.close_point_in_time(id=pit_id)
+        except (ApiError, TransportError) as exc:  # it expires at its keep-alive anyway
+            log.warning("closing a point in time failed: %s", exc)
 
     @app.get("/v1/stats", summary="Counts over time, top services and containers, error ratio; pipeline state",
              response_model=Stats, response_model_exclude_none=True,
@@ -251,7 +314,10 @@ def create_app(settings: LogjetSettings) -> FastAPI:
 
     @app.get("/v1/logs/tail", summary="Live tail (Server-Sent Events)", response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
-                              "description": "events `log` (id: resume point), `dropped` (too slow; the end)"}})
+                              "description": "events `hello` (id: the starting point), `log` (id: resume point), "
+                                             "`error` (Elasticsearch failed; retrying)"},
+                        400: {"description": "a parameter or the Last-Event-ID is invalid"},
+                        429: {"description": "too many live tails open (for this key or in all); see Retry-After"}})
     async def tail(
         who: Authorized,
         q: Annotated[str | None, Query(max_length=1000)] = None,
@@ -262,13 +328,13 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         pod: Annotated[str | None, Query(max_length=256)] = None,
         namespace: Annotated[str | None, Query(max_length=256)] = None,
         stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
-        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=512)] = None,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=8192)] = None,
         poll_s: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
     ) -> StreamingResponse:
         if not who.may_ask_for(namespace, service):
             raise _ProblemError(403, "forbidden", "the filter asks for logs outside this key's scope")
         try:
-            since, last_id = decode_event_id(last_event_id) if last_event_id else ("now", None)
+            position = check_position(signer.verify("Last-Event-ID", who, last_event_id)) if last_event_id else None
         except ValueError as exc:
             raise _ProblemError(400, "invalid Last-Event-ID", str(exc)) from exc
         body = build_search(time_from="now-1d", time_to="now+1d", q=q,
@@ -276,35 +342,45 @@ def create_app(settings: LogjetSettings) -> FastAPI:
                                      "container": container, "pod": pod, "namespace": namespace, "stream": stream},
                             fields={}, size=1, order="asc", search_after=None, scope=who.scope_filter())
         filters = [*body["query"]["bool"]["filter"][1:], *body["query"]["bool"]["must"]]  # not the time range
-        state = TailState(since, last_id)
-        client = es.options(request_timeout=api.query_timeout_s)
-        page = 500
+        if not tails.acquire(who.name):
+            response = _problem(429, "too many live tails", f"at most {api.tail_max_per_key} live tails per key and "
+                                f"{api.tail_max_total} in all are served at once")
+            response.headers["Retry-After"] = str(_TAIL_RETRY_AFTER_S)
+            return response
+        follower = Follower(es.options(request_timeout=api.query_timeout_s), filters, api.tail_page_size, position,
+                            uuid.uuid4().hex)
 
+        event_id = signer.signing("Last-Event-ID", who)
         async def events():  # noqa: ANN202
-            yield sse("hello", {"since": state.since})
+            started, quiet_since = False, time.monotonic()
             while True:
+                delivered = 0
                 try:
-                    resp = await run_in_threadpool(client.search, index=settings.elasticsearch.index_pattern,
-                                                   ignore_unavailable=True, allow_no_indices=True,
-                                                   **state.query(filters, page))
+                    view = await watcher.view()
+                    if not started:  # the starting point, before any document: a reconnect resumes from it
+                        follower.track(view)
+                        yield sse("hello", {"detail": "following"}, event_id(follower.position))
+                        started = True
+                    async for page in follower.run(view, event_id):
+                        delivered += len(page)
+                        # One write per page: a write per event costs more than the event.
+                        yield b"".join(sse("log", doc, eid) for eid, doc in page)
                 except (ApiError, TransportError) as exc:
                     log.warning("tail query failed: %s", exc)
                     yield sse("error", {"detail": "Elasticsearch could not answer; retrying"})
-                    await asyncio.sleep(poll_s * 5)
+                    await asyncio.sleep(min(poll_s * 5, 10))
                     continue
-                hits = resp["hits"]["hits"]
-                behind = resp["hits"]["total"]["value"]
-                if behind > api.tail_max_backlog:
-                    yield sse("dropped", {"detail": f"the client is {behind} documents behind (more than "
-                                                    f"{api.tail_max_backlog}): reconnect with Last-Event-ID or "
-                                                    "narrow the filters"})
-                    return
-                for event_id, doc in state.take(hits):
-                    yield sse("log", doc, event_id)
-                if len(hits) < page:
+                if delivered:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= _TAIL_KEEP_ALIVE_S:
+                    # A comment line: proxies keep the stream open, and a client that vanished is noticed (the
+                    # write fails) and its slot freed.
+                    yield b": keep-alive\n\n"
+                    quiet_since = time.monotonic()
+                if not delivered:  # caught up: only then wait
                     await asyncio.sleep(poll_s)
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return _TailResponse(events(), lambda: tails.release(who.name), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return app

@@ -1,18 +1,21 @@
 """Translate /v1/logs parameters into an Elasticsearch search: no scripts, no raw DSL from clients.
 
-Paging runs in a point in time: the first page opens one, every cursor carries its id and the last hit's sort
-values, so deep paging is stable while data arrives. The caller's scope is added to every query by the server,
-whatever the cursor says.
+Paging: the first page is a plain search for one document more than asked, so a single-page answer never opens a
+point in time; only when a next page exists is one opened (kept ``api.pit_keep_alive`` after each page) and its id
+carried in the cursor, with the last hit's sort values; the last page closes it. The open points in time are
+counted per key and in all (``PitRegistry``): beyond either limit a walk goes on without one. The caller's scope is
+added to every query by the server, whatever the cursor says.
 """
 
 from __future__ import annotations
 
-import base64
+import threading
+import time
 from typing import Any
 
 import orjson
 
-__all__ = ["FILTER_FIELDS", "Cursor", "build_search", "decode_cursor", "encode_cursor"]
+__all__ = ["FILTER_FIELDS", "Cursor", "PitRegistry", "build_search", "check_cursor", "cut_page"]
 
 # Query parameter -> ECS field, for exact-match filters.
 FILTER_FIELDS = {
@@ -21,25 +24,85 @@ FILTER_FIELDS = {
     "stream": "log.iostream",
 }
 
-Cursor = tuple[str | None, list[Any]]  # (point-in-time id, search_after)
+Cursor = tuple[str | None, list[Any], str]  # (point-in-time id, search_after, sort order)
 
 
-def encode_cursor(pit_id: str | None, sort_values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"p": pit_id, "a": sort_values})).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> Cursor:
-    try:
-        doc = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError) as exc:
-        raise ValueError("cursor is not one this API issued") from exc
-    if not isinstance(doc, dict):
+def check_cursor(value: Any) -> Cursor:
+    """The parts of a verified cursor's payload (``{"p": pit id, "a": search_after, "o": order}``)."""
+    if not isinstance(value, dict):
         raise ValueError("cursor is not one this API issued")
-    pit, after = doc.get("p"), doc.get("a")
+    pit, after, order = value.get("p"), value.get("a"), value.get("o")
     if not (pit is None or isinstance(pit, str)) or not isinstance(after, list) or not 2 <= len(after) <= 3 \
-            or not all(isinstance(v, int | str) for v in after):
+            or not all(isinstance(v, int | str) for v in after) or order not in ("asc", "desc"):
         raise ValueError("cursor is not one this API issued")
-    return pit, after
+    return pit, after, order
+
+
+def cut_page(hits: list[dict[str, Any]], size: int, max_bytes: int) -> tuple[list[dict[str, Any]], bool]:
+    """The hits a page returns (at most ``size``, and no more than ``max_bytes`` of JSON unless that leaves none)
+    and whether documents remain after them (``hits`` holds one more than ``size`` when a next page exists)."""
+    page: list[dict[str, Any]] = []
+    used = 0
+    for hit in hits[:size]:
+        used += len(orjson.dumps(hit["_source"]))
+        if page and used > max_bytes:
+            return page, True
+        page.append(hit)
+    return page, len(hits) > size
+
+
+class PitRegistry:
+    """The points in time this API process opened and has not closed, by key, each until it would expire.
+
+    Elasticsearch closes an abandoned one at its keep-alive; counting it until then keeps the number open bounded
+    however many walks clients start and leave.
+    """
+
+    def __init__(self, per_key: int, total: int, keep_alive_s: float) -> None:
+        self.per_key, self.total, self.keep_alive_s = per_key, total, keep_alive_s
+        self._open: dict[str, tuple[str, float]] = {}  # pit id -> (key, expiry on the monotonic clock)
+        self._lock = threading.Lock()  # pages are served on the thread pool
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for pit_id in [p for p, (_, expiry) in self._open.items() if expiry <= now]:
+            del self._open[pit_id]
+
+    def reserve(self, key: str) -> bool:
+        """Count a point in time about to be opened for ``key``, if both limits allow it."""
+        with self._lock:
+            self._prune()
+            mine = sum(1 for owner, _ in self._open.values() if owner == key)
+            if len(self._open) >= self.total or mine >= self.per_key:
+                return False
+            self._open[f"reserved:{key}:{time.monotonic_ns()}"] = (key, time.monotonic() + self.keep_alive_s)
+            return True
+
+    def opened(self, pit_id: str | None, key: str) -> None:
+        """The reserved point in time is open (``pit_id``) or could not be (None)."""
+        with self._lock:
+            reserved = next((p for p, (owner, _) in self._open.items()
+                             if owner == key and p.startswith("reserved:")), None)
+            if reserved:
+                del self._open[reserved]
+            if pit_id:
+                self._open[pit_id] = (key, time.monotonic() + self.keep_alive_s)
+
+    def used(self, old_id: str, new_id: str, key: str) -> None:
+        """A page was served with ``old_id``; Elasticsearch may answer with a new id for the same context. A point in
+        time opened by another replica is counted here from now on."""
+        with self._lock:
+            self._open.pop(old_id, None)
+            self._open[new_id] = (key, time.monotonic() + self.keep_alive_s)
+
+    def closed(self, pit_id: str) -> None:
+        with self._lock:
+            self._open.pop(pit_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._prune()
+            return len(self._open)
 
 
 def build_search(*, time_from: str, time_to: str, q: str | None, filters: dict[str, str | None],

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from logjet.errors import ConfigError
@@ -457,11 +457,34 @@ class ApiSettings(_Component):
         default_factory=lambda: ["event.dataset", "log.logger", "source.ip", "http.response.status_code"],
         description="Other fields /v1/logs may filter on exactly (field=<name>:<value>).",
     )
-    tail_max_backlog: int = Field(
-        10_000, ge=100, description="A live tail further behind than this many documents is ended with 'dropped'."
-    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; none: CORS off.")
     pit_keep_alive: str = Field("2m", pattern=r"^\d+[sm]$", description="How long a paging cursor stays valid.")
+    max_page_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="A /v1/logs page stops before the document that would take its "
+        "documents' JSON past this many bytes (it always holds at least one)."
+    )
+    pit_max_per_key: int = Field(
+        10, ge=0, description="Points in time (open multi-page walks of /v1/logs) one key may hold in this process; "
+        "beyond it a walk goes on without one."
+    )
+    pit_max_total: int = Field(200, ge=0, description="Points in time this process holds open in all.")
+    tail_max_per_key: int = Field(5, ge=1, description="Live tails one key may hold open in this process (429 "
+                                  "beyond).")
+    tail_max_total: int = Field(100, ge=1, description="Live tails this process serves at once (429 beyond).")
+    tail_page_size: int = Field(500, ge=10, le=10_000, description="Documents a live tail reads from "
+                                "Elasticsearch at once (the most it holds in memory).")
+    cursor_secret: SecretStr | None = Field(
+        None, description="Key of the HMAC that signs cursors and Last-Event-IDs (16 bytes at least). Unset: a random "
+        "one per process start, so cursors do not survive a restart; several replicas behind one address need the "
+        "same secret."
+    )
+
+    @field_validator("cursor_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 16:
+            raise ValueError("must be at least 16 bytes")
+        return value
 
 
 class StackSettings(_Component):

@@ -28,7 +28,7 @@ def indexed(endpoints, tmp_path_factory):  # noqa: ANN001, ANN201
 
     tag = uuid.uuid4().hex[:10]
     keys = {ns: api_key(namespaces=[ns]) for ns in TEAMS}
-    svc_key = api_key(services=["payments"])
+    svc_key = api_key(services=["bank/payments"])
     admin = api_key(all_logs=True)
     s = LogjetSettings(kafka={"bootstrap": endpoints.kafka, "topic": f"api-{tag}", "dead_letter_topic": f"api-{tag}-d"},
                        elasticsearch={"url": endpoints.elasticsearch, "dataset": f"api{tag}"},
@@ -242,3 +242,107 @@ def test_stats_histogram_split_by_service(indexed) -> None:  # noqa: ANN001
     params = {"from": "2026-11-25T09:00:00Z", "to": "2026-11-25T10:00:00Z", "interval": "1h", "by": "service"}
     body = client.get("/v1/stats", params=params, headers={"Authorization": f"Bearer {admin}"}).json()
     assert body["over_time"][0]["by"] == {service: PER_TEAM for service in TEAMS.values()}
+
+
+def _with_api(client: TestClient, **api: object) -> TestClient:
+    """Another app over the same documents and keys, with other API settings."""
+    s = client.app.state.settings
+    return TestClient(create_app(s.model_copy(update={"api": type(s.api).model_validate(s.api.model_dump() | api)})))
+
+
+def _open_contexts(client: TestClient) -> int:
+    """Search contexts (points in time among them) open on the test's own indices: the counter
+    `GET _nodes/stats/indices/search` sums over the node, which other clients of a shared cluster move too."""
+    import httpx
+
+    es = client.app.state.settings.elasticsearch
+    stats = httpx.get(f"{es.url}/{es.index_pattern}/_stats/search").json()
+    return stats["_all"]["total"]["search"]["open_contexts"]
+
+
+def test_single_page_answers_leave_no_point_in_time_open(indexed) -> None:  # noqa: ANN001
+    client, keys, _, admin = indexed
+    client = _with_api(client)  # its own count of points in time: earlier tests leave walks unfinished
+    before = _open_contexts(client)
+    for i in range(1000):
+        res = _get(client, keys["shop"] if i % 2 else admin, size=50, q=f"event {i % PER_TEAM}")
+        assert res.status_code == 200 and res.json()["next_cursor"] is None, res.text
+    assert len(client.app.state.pits) == 0
+    assert _open_contexts(client) <= before  # earlier tests' unfinished walks may expire meanwhile
+
+
+def test_a_walk_opens_one_point_in_time_and_its_last_page_closes_it(indexed) -> None:  # noqa: ANN001
+    client, keys, _, _ = indexed
+    client = _with_api(client)
+    pits = client.app.state.pits
+    first = _get(client, keys["ops"], size=25, sort="asc").json()
+    assert first["next_cursor"] and len(pits) == 1
+    second = _get(client, keys["ops"], size=25, sort="asc", cursor=first["next_cursor"]).json()
+    assert second["next_cursor"] and len(pits) == 1
+    last = _get(client, keys["ops"], size=25, sort="asc", cursor=second["next_cursor"]).json()
+    assert last["next_cursor"] is None and len(pits) == 0
+    ids = [d["event"]["id"] for page in (first, second, last) for d in page["documents"]]
+    assert len(ids) == len(set(ids)) == PER_TEAM
+    # The closed point in time is gone: its cursor is expired, not silently restarted.
+    assert _get(client, keys["ops"], size=25, sort="asc", cursor=second["next_cursor"]).status_code == 410
+
+
+def test_points_in_time_are_bounded_per_key_and_walks_beyond_go_on_without_one(indexed) -> None:  # noqa: ANN001
+    client, keys, _, _ = indexed
+    small = _with_api(client, pit_max_per_key=2, pit_max_total=3)
+    pits = small.app.state.pits
+    cursors = [_get(small, keys["bank"], size=10, sort="asc").json()["next_cursor"] for _ in range(5)]
+    assert len(pits) == 2
+    _get(small, keys["shop"], size=10).json()
+    _get(small, keys["shop"], size=10).json()
+    assert len(pits) == 3  # shop's first walk has one; the total (3) leaves its second without
+    for cursor in cursors:  # each walk, with or without a point in time, sees each document once
+        seen: list[str] = []
+        while cursor:
+            page = _get(small, keys["bank"], size=10, sort="asc", cursor=cursor).json()
+            seen += [d["event"]["id"] for d in page["documents"]]
+            cursor = page["next_cursor"]
+        assert len(seen) == len(set(seen)) == PER_TEAM - 10
+    assert len(pits) == 1  # the bank walks closed theirs at their last page; shop's is left to expire
+    metrics = small.get("/metrics", headers={"Authorization": f"Bearer {keys['bank']}"}).text
+    assert "logjet_api_points_in_time 1.0" in metrics
+
+
+def test_pages_are_bounded_by_bytes_and_the_cursor_goes_on_after_the_cut(indexed) -> None:  # noqa: ANN001
+    client, keys, _, _ = indexed
+    small = _with_api(client, max_page_bytes=2048)
+    cursor, pages, seen = None, 0, []
+    while True:
+        page = _get(small, keys["shop"], size=50, sort="asc", **({"cursor": cursor} if cursor else {})).json()
+        import orjson
+
+        assert len(page["documents"]) == 1 or len(orjson.dumps(page["documents"])) <= 2048 + 2 * 50
+        seen += [d["event"]["id"] for d in page["documents"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == PER_TEAM and pages > 5
+    assert len(small.app.state.pits) == 0
+
+
+def test_a_cursor_cannot_be_forged_or_carried_to_another_key(indexed) -> None:  # noqa: ANN001
+    import base64
+
+    import orjson
+
+    client, keys, svc_token, admin = indexed
+    cursor = _get(client, keys["bank"], size=10).json()["next_cursor"]
+    assert _get(client, keys["bank"], size=10, cursor=cursor).status_code == 200
+    for other in (keys["shop"], svc_token, admin):  # another scope, another key reading the same, an operator
+        res = _get(client, other, size=10, cursor=cursor)
+        assert res.status_code == 400 and res.json()["title"] == "invalid cursor"
+    payload, mac = cursor.split(".")
+    value = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    value["a"] = ["2026-11-27T00:00:00.000000000Z", "zzz"]
+    forged = base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+    for bad in (f"{forged}.{mac}", payload, f"{payload}.{mac[::-1]}"):
+        assert _get(client, keys["bank"], size=10, cursor=bad).status_code == 400
+    # A cursor from another server (another secret) is refused as well.
+    other_server = _with_api(client, cursor_secret="another secret of enough bytes")
+    assert _get(other_server, keys["bank"], size=10, cursor=cursor).status_code == 400
