@@ -379,13 +379,34 @@ def test_open_demo_answers_loopback_host_names_only(make_settings, tmp_path) -> 
 
 
 def test_open_demo_refuses_connections_that_arrive_on_an_outside_address(make_settings, tmp_path) -> None:  # noqa: ANN001
-    # `serve --host` bypasses api.host, so the server itself also checks where each connection arrived.
     settings = make_settings(api={"open_demo": True, "port": free_port()})
-    outside = _outside_address()
-    with serve(settings, tmp_path / "api.log", "--host", "0.0.0.0"):
+    # `serve --host` cannot bypass api.host: it refuses to start.
+    res = subprocess.run([sys.executable, "-m", "cli", "serve", "--host", "0.0.0.0"], env=env_for(settings),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "binds to loopback only" in res.stderr, res.stderr
+    # The app served by other means (uvicorn on every interface) still checks where each connection arrived.
+    code = ("import uvicorn; from api import create_app; from logjet.config import load_settings; "
+            f"uvicorn.run(create_app(load_settings()), host='0.0.0.0', port={settings.api.port})")
+    log_path = tmp_path / "uvicorn.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env_for(settings), stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        def up() -> bool:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                return httpx.get(f"http://127.0.0.1:{settings.api.port}/healthz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, 60, "the API")
+        outside = _outside_address()
         res = httpx.get(f"http://{outside}:{settings.api.port}/v1/logs", headers={"Host": "localhost"}, timeout=30)
         assert res.status_code == 403, res.text
         assert httpx.get(f"http://127.0.0.1:{settings.api.port}/v1/logs", timeout=30).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 @pytest.mark.parametrize(("api", "message"), [
