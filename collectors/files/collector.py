@@ -198,12 +198,17 @@ class FileCollector:
 
     def _release_finished(self) -> None:
         now = time.monotonic()
+        open_inodes = {(o.tailer.dev, o.tailer.ino) for o in self.open.values()}
         for key, o in list(self.open.items()):
             tailer = o.tailer
             try:
                 st = os.stat(tailer.path)
                 replaced = (st.st_dev, st.st_ino) != (tailer.dev, tailer.ino)
                 gone = False
+                if replaced and (st.st_dev, st.st_ino) not in open_inodes:
+                    # Rotated by rename: the new file is looked for at once, not at the next discovery, which
+                    # could come after it was itself renamed out of the patterns by a fast rotation.
+                    self._last_discover = 0.0
             except FileNotFoundError:
                 replaced = gone = True
             except OSError:
