@@ -115,9 +115,10 @@ class Registry:
 
     def start(self, cp: Checkpoint) -> None:
         """Record a generation as it starts to be read, before any of it is acknowledged: its number is taken."""
-        for key in [k for k, old in self.entries.items()
-                    if old.triple == cp.triple and old.generation < cp.generation and not old.truncated]:
-            del self.entries[key]  # superseded: the new entry holds the number now
+        if cp.triple in self._latest:  # a later generation (rare): drop the ended ones it supersedes
+            for key in [k for k, old in self.entries.items()
+                        if old.triple == cp.triple and old.generation < cp.generation and not old.truncated]:
+                del self.entries[key]
         self._put(cp)
 
     def advance(self, cp: Checkpoint) -> None:

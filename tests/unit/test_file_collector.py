@@ -224,3 +224,20 @@ def test_copytruncate_with_the_same_first_line_continues_in_the_copy_and_starts_
     origin = shipper.sent[0][0].source.id
     assert sorted(m for (sid, _), m in ids.items() if sid == origin) == sorted(read + unread)
     fc.close()
+
+
+def test_a_restart_inside_an_open_multiline_record_resumes_the_same_generation_at_its_start(tmp_path: Path) -> None:
+    f = tmp_path / "java.log"
+    _write(f, ["2024-05-01 one", "\tat a", "2024-05-01 two", "\tat b"])
+    multiline = {"start_pattern": r"^\d{4}-", "flush_after_s": 3600}
+    fc, shipper = _collector(tmp_path, paths=[str(f)], multiline=multiline)
+    _poll(fc)
+    _ack(shipper)  # the checkpoint stops at the open record "two", behind what was read
+    fc.close()
+    _write(f, ["\tat c", "2024-05-01 three"], mode="a")
+    fc2, shipper2 = _collector(tmp_path, paths=[str(f)], multiline=multiline)
+    _poll(fc2)
+    (batch, _), = shipper2.sent
+    assert [e.message for e in batch.entries] == ["2024-05-01 two\n\tat b\n\tat c"]
+    assert batch.source.id == shipper.sent[0][0].source.id
+    fc2.close()
