@@ -4,15 +4,18 @@ older line at the same offset."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 
-from tests.integration.conftest import es_count, logjet, wait_for
+from tests.integration.conftest import es_count, logjet, read_topic, wait_for
+from tests.integration.test_collector import _check_identities
 from tests.unit.test_file_collector import reuse_inode
 
 BANNER = "=== app starting ==="
@@ -118,3 +121,40 @@ def test_an_inode_reused_by_a_file_with_the_same_first_line_while_the_collector_
                 _stop(collector)
     finally:
         _stop(processor)
+
+
+def test_copytruncate_of_a_file_that_starts_with_a_banner_loses_no_line_and_sends_none_twice(make_settings,
+                                                                                            tmp_path: Path) -> None:
+    settings = make_settings(collector={"registry_path": str(tmp_path / "registry.json")})
+    log_file = tmp_path / "app.log"
+    lines = [f"banner app {i:05d}" for i in range(30_000)]
+    log_file.write_text(BANNER + "\n")
+    out = tmp_path / "c.out"
+    proc = logjet("collect", "files", str(tmp_path / "app.log*"), settings=settings, log_path=str(out))
+    lock = threading.Lock()
+    rotations = 4
+
+    def write() -> None:
+        for i in range(0, len(lines), 250):
+            with lock, log_file.open("a") as fh:
+                fh.write("".join(line + "\n" for line in lines[i : i + 250]))
+            time.sleep(0.025)
+
+    try:
+        wait_for(lambda: "collector running" in out.read_text(), 60, "the collector")
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        for n in range(1, rotations + 1):
+            time.sleep(0.6)
+            with lock:  # copytruncate; the application starts its new file with its banner
+                shutil.copyfile(log_file, tmp_path / f"app.log.{n}")
+                _write(log_file, [BANNER])
+        writer.join()
+        expected = lines + [BANNER] * (rotations + 1)
+        got = read_topic(settings, len(expected))
+        time.sleep(2)  # anything sent twice under a new identity would arrive by now
+        got = read_topic(settings, len(expected))
+    finally:
+        _stop(proc)
+    _check_identities(got, expected)
+    assert "is the copy of truncated" in out.read_text()
