@@ -22,8 +22,9 @@ from logjet.errors import ConfigError
 
 __all__ = ["MAX_ENDED", "Checkpoint", "Registry"]
 
-# Ended generations of deleted files are kept to number the next file on a reused inode; the oldest ones past this
-# many are dropped (the check of the bytes before a checkpoint still tells most reused inodes apart without them).
+# Ended generations are kept to number the next content of their (device, inode, first line), and truncated ones
+# for their copy; the oldest past this many are dropped. A copy comes at once, and the check of the bytes before a
+# checkpoint still tells most reused inodes apart; what is lost is the number of a deleted file's generation.
 MAX_ENDED = 1024
 
 _Triple = tuple[int, int, str]
@@ -143,6 +144,8 @@ class Registry:
             if old.triple == cp.triple and old.generation < cp.generation and old.truncated:
                 del self.entries[other]  # only the latest truncation's copy is waited for
         del self.entries[key]  # re-inserted last: the ended entries are pruned oldest first
+        if not truncated:  # only its number matters now: keep the registry small
+            cp = replace(cp, path="", offset=0, identity="", anchor="")
         self._put(replace(cp, ended=True, truncated=truncated))
         self._prune()
 
@@ -165,7 +168,7 @@ class Registry:
             self._put(replace(cp, truncated=False))
 
     def _prune(self) -> None:
-        ended = [k for k, cp in self.entries.items() if cp.ended and not cp.truncated]
+        ended = [k for k, cp in self.entries.items() if cp.ended]
         for key in ended[: max(0, len(ended) - MAX_ENDED)]:
             cp = self.entries.pop(key)
             if self._latest.get(cp.triple) == cp.generation:
