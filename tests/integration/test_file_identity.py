@@ -113,7 +113,7 @@ def test_an_inode_reused_by_a_file_with_the_same_first_line_while_the_collector_
         for g in range(3):
             if g:
                 log_file.unlink()
-                reuse_inode(log_file, ino, gens[g])
+                assert reuse_inode(log_file, ino, gens[g]), "another file took the freed inode first"
             collector = logjet("collect", "files", str(logs / "*.log"), settings=settings, log_path=out)
             try:
                 _indexed(settings, [line for gen in gens[: g + 1] for line in gen])
