@@ -58,7 +58,8 @@ class PlainDecoder:
 
 
 class MultilineDecoder:
-    """Group lines into records by a start pattern or a continuation pattern, bounded in lines and bytes."""
+    """Group lines into records by a start pattern or a continuation pattern, bounded in lines and bytes: the lines
+    of a record past ``max_lines`` or ``max_bytes`` are dropped and its entry flagged truncated."""
 
     def __init__(self, settings: MultilineSettings, clock=time.monotonic) -> None:  # noqa: ANN001
         self.settings = settings
@@ -92,12 +93,14 @@ class MultilineDecoder:
         out: list[Entry] = []
         max_lines, max_bytes = self.settings.max_lines, self.settings.max_bytes
         for off, raw, cut in lines:
-            if self._parts and (self._begins(raw) or len(self._parts) >= max_lines):
+            if self._parts and self._begins(raw):
                 out.append(self._close())
             if not self._parts:
                 self._off, self._time_ns = off, now_ns
             room = max_bytes - self._size - (1 if self._parts else 0)
-            if room <= 0:
+            # Past either bound the record's remaining lines are dropped and the entry flagged, as Filebeat does:
+            # starting a new entry there would make an unflagged entry of a record's middle.
+            if room <= 0 or len(self._parts) >= max_lines:
                 self._cut = True
                 continue
             if len(raw) > room:

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.integration.conftest import env_for, logjet, read_topic
+from tests.integration.conftest import env_for, logjet, read_topic, wait_for
 
 N_KILL = 200_000
 
@@ -80,6 +80,9 @@ def test_rotation_by_rename_at_a_high_rate_loses_no_line(make_settings, tmp_path
     log_file.write_text("")
     proc = logjet("collect", "files", str(log_file), settings=settings, log_path=str(tmp_path / "c.out"))
     try:
+        # The rotated names are outside the pattern: a file renamed before the collector has started is out of
+        # any collector's reach.
+        wait_for(lambda: "collector running" in (tmp_path / "c.out").read_text(), 60, "the collector")
         lock = threading.Lock()
         writer = _writer(log_file, lines, per_s=25_000, lock=lock)
         for n in range(1, 7):

@@ -49,11 +49,29 @@ def test_continuation_pattern_groups_a_python_traceback() -> None:
     assert [e.message for e in got] == [b"\n".join(tb[:4]).decode(), "next line"]
 
 
-def test_multiline_limits_lines_and_bytes() -> None:
-    d = MultilineDecoder(MultilineSettings(start_pattern="^START", max_lines=3, max_bytes=1024))
-    got = d.decode(_lines([b"START", b"a", b"b", b"c", b"START", b"y" * 2000]), 0) + d.flush(0, force=True)
-    assert [e.message for e in got[:2]] == ["START\na\nb", "c"]
-    assert got[2].flags == ("truncated",) and len(got[2].message) == 1024
+def test_lines_past_max_lines_are_dropped_and_the_entry_flagged() -> None:
+    d = MultilineDecoder(MultilineSettings(start_pattern="^START", max_lines=3))
+    raws = [b"START 1", b"a", b"b", b"c", b"d", b"START 2", b"e"]
+    lines = _lines(raws)
+    got = d.decode(lines, 0)
+    # The record's rest is dropped, not made an entry of its own; the record still holds the checkpoint back.
+    assert [(e.seq, e.message, e.flags) for e in got] == [(0, "START 1\na\nb", ("truncated",))]
+    assert d.pending_offset == lines[5][0]
+    (nxt,) = d.flush(0, force=True)
+    assert (nxt.seq, nxt.message, nxt.flags) == (lines[5][0], "START 2\ne", ())
+
+
+def test_a_continuation_record_past_max_lines_is_cut_and_flagged_too() -> None:
+    d = MultilineDecoder(MultilineSettings(continuation_pattern=r"^\s", max_lines=2))
+    got = d.decode(_lines([b"Traceback", b"  one", b"  two", b"  three", b"next"]), 0) + d.flush(0, force=True)
+    assert [(e.message, e.flags) for e in got] == [("Traceback\n  one", ("truncated",)), ("next", ())]
+
+
+def test_a_record_past_max_bytes_is_cut_and_flagged() -> None:
+    d = MultilineDecoder(MultilineSettings(start_pattern="^START", max_bytes=1024))
+    got = d.decode(_lines([b"START", b"y" * 2000, b"z", b"START", b"ok"]), 0) + d.flush(0, force=True)
+    assert [(len(e.message), e.flags) for e in got] == [(1024, ("truncated",)), (8, ())]
+    assert got[0].message == "START\n" + "y" * 1018
 
 
 def test_invalid_utf8_is_replaced_and_flagged_but_a_cut_character_is_not() -> None:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors.files.decoder import PlainDecoder
-from collectors.files.tailer import Tailer, fingerprint
+from collectors.files.tailer import ANCHOR_BYTES, Tailer, anchor_hash, fingerprint, window
 from logjet.wire import Entry
 
 
@@ -98,8 +98,11 @@ def test_any_split_of_writes_yields_every_line_once(tmp_path_factory, lines: lis
         with f.open("ab") as fh:
             fh.write(rest[i : i + step])
         got += _read(t)
+        # The bytes kept to check the file against are exactly the ones before the consumed offset.
+        assert t.tail == data[max(0, t.buffer_start - ANCHOR_BYTES) : t.buffer_start]
     assert [e.message for e in got] == [line.decode("utf-8", "replace") for line in lines]
     assert t.resume_offset == len(data)
+    assert not t.rewritten
 
 
 def test_a_long_line_inside_one_read_chunk_is_truncated_too(tmp_path: Path) -> None:
@@ -117,3 +120,30 @@ def test_partial_last_line_is_taken_when_the_file_will_not_grow(tmp_path: Path) 
     assert [e.message for e in _read(t)] == ["one"]
     assert t.take_partial() == [(4, b"last without newline", False)]
     assert t.resume_offset == f.stat().st_size
+
+
+def test_a_rewrite_past_the_offset_with_the_same_first_line_is_noticed(tmp_path: Path) -> None:
+    f = tmp_path / "a.log"
+    f.write_bytes(b"=== banner ===\n" + b"".join(b"old %04d\n" % i for i in range(1000)))
+    t = _tailer(f)
+    assert len(_read(t)) == 1001
+    # Truncated and rewritten longer between two reads: the size alone shows nothing.
+    f.write_bytes(b"=== banner ===\n" + b"".join(b"new line %04d\n" % i for i in range(1000)))
+    assert _read(t) == [] and t.rewritten
+    assert _read(t) == []  # and nothing is read from it any more
+
+
+def test_the_anchor_is_the_hash_of_the_bytes_before_the_checkpoint(tmp_path: Path) -> None:
+    f = tmp_path / "a.log"
+    body = b"".join(b"line %05d\n" % i for i in range(2000))
+    f.write_bytes(body + b"partial")
+    t = _tailer(f)
+    _read(t)
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        # From memory (the consumed offset) and from the file (an earlier offset) alike.
+        assert t.anchor(len(body)) == anchor_hash(window(fd, len(body))) == anchor_hash(body[-ANCHOR_BYTES:])
+        assert t.anchor(11) == anchor_hash(body[:11])
+        assert t.anchor(0) == ""
+    finally:
+        os.close(fd)
