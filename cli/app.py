@@ -21,6 +21,9 @@ collect_app = typer.Typer(no_args_is_help=True, help="Run a collector.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(collect_app, name="collect")
 
+# How long `serve` waits on SIGTERM for open requests (live tails never end by themselves) before closing them.
+_API_SHUTDOWN_S = 5
+
 ConfigOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional here
     typer.Option("--config", "-c", envvar="LOGJET_CONFIG", help="YAML settings file.", exists=True, dir_okay=False),
@@ -221,7 +224,8 @@ def serve(
                           " (configure api.keys to serve other machines)")
     # access_log off: the API writes its own request log (with the key's name), one line per request.
     server = _GracefulServer(uvicorn.Config(create_app(settings), host=bind, port=port or settings.api.port,
-                                            log_level="info", access_log=False))
+                                            log_level="info", access_log=False,
+                                            timeout_graceful_shutdown=_API_SHUTDOWN_S))
     server.run()
 
 

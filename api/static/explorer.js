@@ -13,7 +13,7 @@ function params(extra) {
   return p;
 }
 
-const shown = new Set();  // event ids on screen: the live tail re-sends what was indexed just before it opened
+const shown = new Set();  // event ids on screen: a document indexed just before the tail starts can also be in the search's page
 
 function row(doc, prepend) {
   const id = doc.event && doc.event.id;

@@ -6,7 +6,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from logjet.config import ElasticsearchSettings
+from logjet.config import ElasticsearchSettings, redact_url
 from logjet.errors import ConfigError, ElasticsearchUnavailable
 
 __all__ = ["install_template", "template_body"]
@@ -98,7 +98,7 @@ def _install_ilm_policy(client: Elasticsearch, settings: ElasticsearchSettings) 
     except ApiError as exc:
         if exc.status_code not in (400, 404, 405):
             raise
-        raise ConfigError(f"elasticsearch.ilm_policy is set but the cluster at {settings.url} has no ILM "
+        raise ConfigError(f"elasticsearch.ilm_policy is set but the cluster at {redact_url(settings.url)} has no ILM "
                           f"(X-Pack): GET /_ilm/status answered {exc.status_code}. Unset ilm_policy to use the data "
                           "stream lifecycle (elasticsearch.retention) instead.") from exc
     phases: dict[str, Any] = {"hot": {"actions": {"rollover": {"max_primary_shard_size": settings.ilm_rollover_max_size,
@@ -124,4 +124,5 @@ def install_template(client: Elasticsearch, settings: ElasticsearchSettings) -> 
             raise ConfigError(f"Elasticsearch refused the index template {name}: {exc.message}") from exc
         raise ElasticsearchUnavailable(f"installing the index template {name} failed: {exc}") from exc
     except TransportError as exc:
-        raise ElasticsearchUnavailable(f"Elasticsearch unreachable at {settings.url}: {exc}") from exc
+        raise ElasticsearchUnavailable(
+            f"Elasticsearch unreachable at {redact_url(settings.url)}: {redact_url(str(exc))}") from exc

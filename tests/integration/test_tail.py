@@ -345,3 +345,24 @@ def test_documents_searchable_long_after_they_were_indexed_are_not_passed(api_se
     finally:
         client.stop()
         assert client.error is None, client.error
+
+
+def test_sigterm_ends_the_api_with_a_tail_open(make_settings, tmp_path) -> None:  # noqa: ANN001
+    port = free_port()
+    token, key = api_key(all_logs=True)
+    settings = make_settings(api={"port": port, "keys": [key]})
+    proc = logjet("serve", settings=settings, log_path=str(tmp_path / "api.out"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _up(base), 60, "the API")
+        with httpx.stream("GET", f"{base}/v1/logs/tail", headers={"Authorization": f"Bearer {token}"},
+                          timeout=30) as res:
+            assert res.status_code == 200
+            next(res.iter_lines())  # the stream is open and served
+            proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            assert proc.wait(30) == 0, (tmp_path / "api.out").read_text()
+            assert time.monotonic() - started < 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
