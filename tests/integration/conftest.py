@@ -63,7 +63,13 @@ def make_settings(endpoints: Endpoints) -> Callable[..., LogjetSettings]:
         }
         for name, values in sections.items():
             base.setdefault(name, {}).update(values)
-        return LogjetSettings(**base)
+        # The environment wins over constructor values (as over a YAML file); here the test's own values must win,
+        # the LOGJET_* variables having only pointed the session at its servers (already in `endpoints`).
+        saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("LOGJET_")}
+        try:
+            return LogjetSettings(**base)
+        finally:
+            os.environ.update(saved)
 
     return build
 
