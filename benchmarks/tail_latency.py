@@ -394,6 +394,7 @@ def summarize(runs: list[TailRun], rate: int, seconds: int) -> dict[str, Any]:
     per_run = [run_summary(r) for r in runs]
     with_delays = [s["delay_ms"] for s in per_run if s["delay_ms"]]
     tails = sorted({n for r in runs for n in r.delivered})
+    loads = [sum(r.load_1m) / len(r.load_1m) for r in runs if r.load_1m]
     return {
         "runs": len(runs),
         "delay_ms_p50": _spread([d["p50"] for d in with_delays]) if with_delays else None,
@@ -405,7 +406,7 @@ def summarize(runs: list[TailRun], rate: int, seconds: int) -> dict[str, Any]:
         "repeated": sum(d.repeated for r in runs for d in r.delivered.values()),
         "unexpected": sum(d.unexpected for r in runs for d in r.delivered.values()),
         "out_of_order_runs": sum(not d.in_order for r in runs for d in r.delivered.values()),
-        "load_1m_mean": _spread([sum(r.load_1m) / len(r.load_1m) for r in runs if r.load_1m]),
+        "load_1m_mean": _spread(loads) if loads else None,
         "settings": {"rate": rate, "seconds": seconds, "processor_workers": 1,
                      "processor_batch_max_wait_s": BATCH_MAX_WAIT_S, "tail_poll_s": float(POLL_S),
                      "tails": {"all": "no filter", "alpha": "service=alpha (half the entries)"},
@@ -421,7 +422,9 @@ def markdown(result: dict[str, Any]) -> str:
     tail = result["details"]["tail"]
     s = tail["settings"]
 
-    def row(name: str, spread: dict[str, float], fmt: str = ",.0f") -> str:
+    def row(name: str, spread: dict[str, float] | None, fmt: str = ",.0f") -> str:
+        if spread is None:  # nothing delivered, or no sample taken
+            return f"| {name} | - | - | - |"
         return f"| {name} | {spread['median']:{fmt}} | {spread['min']:{fmt}} | {spread['max']:{fmt}} |"
 
     lines = ["| live tail | median | min | max |", "|---|---:|---:|---:|",
