@@ -186,7 +186,9 @@ class TailRun:
     entries: int  # entries produced under load (the warm-up document left out)
     produce_s: float
     ready_s: float  # from the start of the processes to both tails open
-    caught_up_s: float  # from the last entry produced to both tails holding every document (or giving up)
+    # From the last entry produced to both tails found holding every document (or giving up): checked only once
+    # every document is indexed and Elasticsearch's record read, so an upper bound of the tails' lag.
+    caught_up_s: float
     delivered: dict[str, Delivery]  # per tail: "all", and "alpha" (service filter)
     delays_ms: dict[str, list[float]]
     reconnects: dict[str, int]
