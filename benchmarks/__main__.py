@@ -24,6 +24,7 @@ from benchmarks.corpus import LOGHUB_DIR, syslog_messages, write_file_corpus
 from benchmarks.end_to_end import bulk_bodies, run_ceiling, run_e2e
 from benchmarks.hot_path import make_batches, run_floor, run_logjet
 from benchmarks.processor import preload, run_process
+from benchmarks.tail_latency import pct, run_tail, summarize
 from logjet.config import ProcessorSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -93,6 +94,15 @@ def _repeat(label: str, runs: int, fn, show) -> list:  # noqa: ANN001
     return out
 
 
+def _show_tail(run) -> str:  # noqa: ANN001 - benchmarks.tail_latency.TailRun
+    delays = run.all_delays_ms
+    got = ", ".join(f"{n} {d.delivered:,} of {d.expected:,} ({d.missing} missing, {d.repeated} repeated)"
+                    for n, d in run.delivered.items())
+    late = (f"p50 {pct(delays, 50):,.0f} ms, p99 {pct(delays, 99):,.0f} ms, max {max(delays):,.0f} ms"
+            if delays else "nothing delivered")
+    return f"{run.per_s:,.0f} entries/s; {late}; {got}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--lines", type=int, default=2_000_000, help="corpus size for B4 files and B2")
@@ -104,8 +114,13 @@ def main() -> int:
                         "the cores: one worker was the faster on 2 cores)")
     parser.add_argument("--syslog-messages", type=int, default=500_000, help="messages of each B4 syslog run")
     parser.add_argument("--udp-rate", type=int, default=50_000, help="datagrams/s the B4 UDP sender paces itself to")
-    parser.add_argument("--only", choices=("b1", "b2", "b3", "b4", "b5", "api"), help="run one benchmark only")
+    parser.add_argument("--only", choices=("b1", "b2", "b3", "b4", "b5", "api", "tail"),
+                        help="run one benchmark only (the result file is written, latest.json is not)")
     parser.add_argument("--api-documents", type=int, default=1_000_000, help="documents behind the API latency run")
+    parser.add_argument("--tail-runs", type=int, help="measured runs of the live tail benchmark (a minute or more "
+                        "each): --runs, at most 3, unless given")
+    parser.add_argument("--tail-rate", type=int, default=5_000, help="entries/s produced for the live tail")
+    parser.add_argument("--tail-seconds", type=int, default=60, help="seconds of load of each live tail run")
     parser.add_argument("--corpus-dir", type=Path, default=Path(".logjet/bench"), help="where corpora are kept")
     args = parser.parse_args()
 
@@ -123,7 +138,7 @@ def main() -> int:
         bootstrap, es_url = stack.kafka_bootstrap, stack.elasticsearch_url
     table: list[tuple[str, dict[str, float], str]] = []
     latest: dict[str, object] = {k: None for k in KEYS}
-    notes = {k: NOT_BUILT for k in KEYS}
+    notes = {k: NOT_BUILT if args.only is None else f"not run: --only {args.only}" for k in KEYS}
     details: dict[str, object] = {}
     machine_versions = _versions(stack)
     try:
@@ -313,6 +328,22 @@ def main() -> int:
                 "api_ms": {"p50": LatencyResult.pct(lat.api_ms, 50), "p99": LatencyResult.pct(lat.api_ms, 99)},
                 "elasticsearch_ms": {"p50": LatencyResult.pct(lat.es_ms, 50), "p99": LatencyResult.pct(lat.es_ms, 99)},
             }
+        if args.only in (None, "tail"):
+            tail_runs = args.tail_runs if args.tail_runs is not None else min(args.runs, 3)
+            print(f"live tail: {args.tail_rate:,} entries/s for {args.tail_seconds} s, two tails, "
+                  f"{tail_runs} runs", file=sys.stderr)
+            runs = _repeat("live tail", tail_runs, lambda: run_tail(bootstrap, es_url, args.tail_rate,
+                                                                   args.tail_seconds),
+                           _show_tail)
+            tail = summarize(runs, args.tail_rate, args.tail_seconds)
+            for name, key in (("p50", "delay_ms_p50"), ("p99", "delay_ms_p99"), ("max", "delay_ms_max")):
+                if tail[key] is not None:
+                    table.append((f"live tail, delivery delay {name}, ms", tail[key], ""))
+                    latest[f"tail_{key}"] = round(tail[key]["median"], 1)
+            table.append(("live tail, entries/s produced", tail["entries_per_s"], ""))
+            latest.update({"tail_entries_per_s": round(tail["entries_per_s"]["median"]),
+                           "tail_missing": tail["missing"], "tail_repeated": tail["repeated"]})
+            details["tail"] = tail
     finally:
         if stack is not None and not was_running:
             stack.down(log=lambda m: print(m, file=sys.stderr))

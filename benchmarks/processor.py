@@ -88,8 +88,17 @@ def start_processor(bootstrap: str, es_url: str, topic: str, workers: int, sink:
 
 
 def drop_data_stream(es_url: str, tag: str) -> None:
-    # The backing indices: this cluster has no data stream API to delete through.
-    httpx.delete(f"{es_url}/.ds-logs-bench{tag}-*", params={"expand_wildcards": "all"}, timeout=120)
+    """Delete the documents of logs-bench<tag>-default. This cluster answers no data stream API to delete it
+    through, and a data stream's write index cannot be deleted: it is rolled over to a new, empty one first."""
+    stream = f"logs-bench{tag}-default"
+    res = httpx.post(f"{es_url}/{stream}/_rollover", timeout=120)
+    if res.status_code != 200:  # never created
+        return
+    keep = res.json()["new_index"]
+    backing = httpx.get(f"{es_url}/_cat/indices/.ds-{stream}-*", timeout=60,
+                        params={"expand_wildcards": "all", "h": "index", "format": "json"}).json()
+    for index in (i["index"] for i in backing if i["index"] != keep):
+        httpx.delete(f"{es_url}/{index}", timeout=120)
 
 
 def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: int, sink: str,

@@ -7,13 +7,8 @@ read after the run: a document a tail missed, repeated or delivered out of order
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import socket
-import statistics
-import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,200 +16,26 @@ import httpx
 import orjson
 import pytest
 
-from logjet.wire import Batch, Entry, Source
-from shippers.kafka import KafkaShipper
-from tests.integration.conftest import api_key, es_count, free_port, logjet, wait_for
-
-RATE = 5_000  # entries a second
-SECONDS = 60
-SERVICES = ("alpha", "beta")
-
-
-class SseClient:
-    """A real SSE client on its own thread: records each `log` event's document id, receive time and stamps."""
-
-    def __init__(self, url: str, token: str, params: dict[str, str]) -> None:
-        self.url, self.token, self.params = url, token, params
-        self.ids: list[str] = []
-        self.delays_ms: list[float] = []
-        self.last_event_id: str | None = None
-        self.hello = threading.Event()
-        self.reconnects = 0
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._drop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._stamps: dict[str, int] = {}
-        self._response: httpx.Response | None = None
-
-    def start(self) -> SseClient:
-        self._thread.start()
-        return self
-
-    def drop_connection(self) -> None:
-        """Close the stream at the next event and reconnect with Last-Event-ID."""
-        self._drop.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._response is not None:  # wakes the read: an open stream would hold the server's shutdown
-            sock = self._response.extensions["network_stream"].get_extra_info("socket")
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(30)
-
-    def _ingested_ns(self, text: str) -> int:
-        base, _, frac = text.rstrip("Z").partition(".")
-        whole = self._stamps.get(base)
-        if whole is None:
-            whole = self._stamps[base] = int(datetime.fromisoformat(base).replace(tzinfo=UTC).timestamp()) * 10**9
-        return whole + int((frac + "000000000")[:9])
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                headers = {"Authorization": f"Bearer {self.token}"}
-                if self.last_event_id:
-                    headers["Last-Event-ID"] = self.last_event_id
-                with httpx.stream("GET", self.url, params={**self.params, "poll_s": "0.2"}, headers=headers,
-                                  timeout=httpx.Timeout(60, read=120)) as res:
-                    assert res.status_code == 200, res.read()
-                    self._response = res
-                    if self._read(res):
-                        return
-                self.reconnects += 1
-        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
-            if not self._stop.is_set():  # closing the stream to stop it is no error
-                self.error = exc
-
-    def _read(self, res: httpx.Response) -> bool:
-        """Events until stopped (True) or dropped on purpose (False)."""
-        buf = b""
-        for chunk in res.iter_raw():
-            buf += chunk
-            *events, buf = buf.split(b"\n\n")
-            now = time.time_ns()
-            for raw in events:
-                fields = dict(line.split(b": ", 1) for line in raw.split(b"\n") if b": " in line)
-                if fields.get(b"event") == b"hello":
-                    self.hello.set()
-                    self.last_event_id = self.last_event_id or fields[b"id"].decode()
-                elif fields.get(b"event") == b"log":
-                    doc = orjson.loads(fields[b"data"])
-                    self.ids.append(doc["event"]["id"])
-                    self.delays_ms.append((now - self._ingested_ns(doc["event"]["ingested"])) / 1e6)
-                    self.last_event_id = fields[b"id"].decode()
-                    if self._drop.is_set():
-                        self._drop.clear()
-                        return False
-                if self._stop.is_set():
-                    return True
-        return self._stop.is_set()
-
-
-def _truth(settings: Any) -> tuple[list[str], dict[str, str]]:
-    """Every document's id in its shard's _seq_no order, and each id's service, from Elasticsearch."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    es, pattern = settings.elasticsearch.url, settings.elasticsearch.index_pattern
-    stats = httpx.get(f"{es}/{pattern}/_stats/docs", params={"level": "shards"}).json()
-    (index,) = stats["indices"].values()
-    (shard,) = index["shards"].values()  # the order checked is one shard's _seq_no
-    top = shard[0]["seq_no"]["max_seq_no"]
-
-    def read(lo: int, hi: int) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        while lo < hi:
-            body = {"size": 10_000, "sort": [{"_seq_no": "asc"}], "_source": False,
-                    "docvalue_fields": ["event.id", "service.name"],
-                    "query": {"range": {"_seq_no": {"gt": lo, "lte": hi}}}}
-            hits = orjson.loads(httpx.post(f"{es}/{pattern}/_search", json=body, timeout=60).content)["hits"]["hits"]
-            if not hits:
-                break
-            out += [(h["fields"]["event.id"][0], h["fields"]["service.name"][0]) for h in hits]
-            lo = hits[-1]["sort"][0]
-        return out
-
-    cuts = [-1 + (top + 1) * i // 4 for i in range(5)]
-    with ThreadPoolExecutor(4) as pool:
-        parts = list(pool.map(read, cuts[:-1], cuts[1:]))
-    pairs = [p for part in parts for p in part]
-    return [i for i, _ in pairs], dict(pairs)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
+from benchmarks.tail_latency import SseClient, drive, pct
+from tests.integration.conftest import api_key, free_port, logjet, wait_for
 
 
 def test_two_tails_follow_5000_entries_a_second_exactly_once_in_order_and_resume(make_settings, tmp_path) -> None:  # noqa: ANN001
-    port = free_port()
     token, key = api_key(all_logs=True)
-    settings = make_settings(api={"port": port, "keys": [key]}, processor={"workers": 1})
-    procs = {name: logjet(*args, settings=settings, log_path=str(tmp_path / f"{name}.out"))
-             for name, args in {"processor": ("process",), "api": ("serve",)}.items()}
-    shipper = KafkaShipper(settings.kafka)
-    base = f"http://127.0.0.1:{port}"
-    clients: list[SseClient] = []
-    t_start = time.monotonic()
-    try:
-        # The data stream exists before the tails start, as it does in a running pipeline.
-        source = Source(f"test:{uuid.uuid4().hex[:6]}", "file", "node-1", "node-1", None, {})
-        shipper.send(Batch(source, [Entry(0, time.time_ns(), '{"msg":"warm-up","service":"warm"}')]), lambda b: None)
-        assert shipper.flush(30)
-        wait_for(lambda: es_count(settings) == 1, 120, "the first document")
-        wait_for(lambda: _up(base), 60, "the API")
-        everything = SseClient(f"{base}/v1/logs/tail", token, {}).start()
-        alpha = SseClient(f"{base}/v1/logs/tail", token, {"service": "alpha"}).start()
-        clients = [everything, alpha]
-        for c in clients:
-            assert c.hello.wait(30), "the tail did not start"
-
-        seq = 1
-        started = time.monotonic()
-        print(f"\nready after {started - t_start:.1f}s")
-        for tick in range(SECONDS * 10):  # 500 entries every 100 ms
-            entries = [Entry(n, time.time_ns(), f'{{"msg":"load {n}","service":"{SERVICES[n % 2]}"}}')
-                       for n in range(seq, seq + RATE // 10)]
-            seq += len(entries)
-            shipper.send(Batch(source, entries), lambda b: None)
-            if tick == SECONDS * 5:
-                everything.drop_connection()  # halfway: reconnect with Last-Event-ID
-            time.sleep(max(0.0, started + (tick + 1) / 10 - time.monotonic()))
-        produce_s = time.monotonic() - started
-        assert shipper.flush(60)
-        total = seq
-        wait_for(lambda: es_count(settings) >= total, 120, f"{total} documents indexed")
-        t0 = time.monotonic()
-        truth, service = _truth(settings)
-        print(f"indexed {t0 - started - produce_s:.1f}s after the last entry; read in {time.monotonic() - t0:.1f}s")
-        assert len(truth) == total
-        expected = {"all": truth[1:], "alpha": [i for i in truth if service[i] == "alpha"]}
-        wait_for(lambda: len(everything.ids) >= len(expected["all"]) and len(alpha.ids) >= len(expected["alpha"]),
-                 60, "the tails to catch up")
-        print(f"caught up {time.monotonic() - started - produce_s:.1f}s after the last entry")
-        time.sleep(2)  # anything extra (a repeat) would arrive now
-        for c in clients:
-            c.stop()
-            assert c.error is None, c.error
-        assert everything.reconnects == 1
-        for name, client in (("all", everything), ("alpha", alpha)):
-            got, want = client.ids, expected[name]
-            missing, repeated = set(want) - set(got), len(got) - len(set(got))
-            assert not missing and not repeated, f"{name}: {len(missing)} missed, {repeated} repeated"
-            assert got == want, f"{name}: every document once, but not in the shards' order"
-        delays = everything.delays_ms + alpha.delays_ms
-        print(f"\nlive tail at {total / produce_s:,.0f} entries/s for {produce_s:.0f} s, two tails: delivery delay "
-              f"after the processor's transform (event.ingested): p50 {_percentile(delays, 0.5):.0f} ms, "
-              f"p99 {_percentile(delays, 0.99):.0f} ms, max {max(delays):.0f} ms")
-    finally:
-        for c in clients:
-            c.stop()
-        t0 = time.monotonic()
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            proc.wait(30)
-        print(f"stopped in {time.monotonic() - t0:.1f}s")
+    settings = make_settings(api={"port": free_port(), "keys": [key]}, processor={"workers": 1})
+    run = drive(settings, token, lambda name, args: logjet(*args, settings=settings,
+                                                           log_path=str(tmp_path / f"{name}.out")),
+                rate=5_000, seconds=60, drop_halfway=True, log=print)
+    assert not run.errors, run.errors
+    assert run.reconnects == {"all": 1, "alpha": 0}
+    for name, got in run.delivered.items():
+        assert got.expected > 0
+        assert not got.missing and not got.repeated and not got.unexpected, f"{name}: {got}"
+        assert got.in_order, f"{name}: every document once, but not in the shards' order"
+    delays = run.all_delays_ms
+    print(f"\nlive tail at {run.per_s:,.0f} entries/s for {run.produce_s:.0f} s, two tails: delivery delay "
+          f"after the processor's transform (event.ingested): p50 {pct(delays, 50):.0f} ms, "
+          f"p99 {pct(delays, 99):.0f} ms, max {max(delays):.0f} ms")
 
 
 def _up(base: str) -> bool:

@@ -1,4 +1,5 @@
-"""The benchmark harness's own logic (no servers): the corpus, B1's two paths, the steady-span arithmetic."""
+"""The benchmark harness's own logic (no servers): the corpus, B1's two paths, the steady-span arithmetic, the live
+tail's delivery counts and summary."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from benchmarks.corpus import entries, file_lines, syslog_messages, wire_records
 from benchmarks.end_to_end import _steady
 from benchmarks.hot_path import make_batches, run_floor, run_logjet
 from benchmarks.processor import _window
+from benchmarks.tail_latency import TailRun, delivery, markdown, summarize
 from logjet.wire import decode_record
 
 
@@ -52,3 +54,52 @@ def test_floor_encodes_what_it_decodes() -> None:
     batches, _ = make_batches(1000)
     value = batches[0][0].value()
     assert orjson.loads(value)["entries"]
+
+
+def test_tail_delivery_counts_missed_repeated_foreign_and_order() -> None:
+    want = ["a", "b", "c", "d"]
+    assert delivery(want, want).exact
+    late = delivery(["a", "b", "b", "x", "d"], want)
+    assert (late.expected, late.delivered, late.missing, late.repeated, late.unexpected) == (4, 5, 1, 1, 1)
+    assert not late.in_order and not late.exact
+    swapped = delivery(["b", "a", "c", "d"], want)
+    assert (swapped.missing, swapped.repeated, swapped.unexpected, swapped.in_order) == (0, 0, 0, False)
+
+
+def _tail_run(delays: list[float], got_all: list[str], load: float) -> TailRun:
+    want = ["1", "2", "3", "4"]
+    return TailRun(rate=100, entries=200, produce_s=2.0, ready_s=1.0, caught_up_s=1.5,
+                   delivered={"all": delivery(got_all, want), "alpha": delivery(["2", "4"], ["2", "4"])},
+                   delays_ms={"all": delays, "alpha": delays[:1]}, reconnects={"all": 0, "alpha": 0},
+                   load_1m=[load, load + 1])
+
+
+def test_tail_summary_takes_medians_over_runs_and_sums_what_must_be_zero() -> None:
+    runs = [_tail_run([float(d) for d in range(1, 101)], ["1", "2", "3", "4"], 1.0),
+            _tail_run([10.0] * 50, ["1", "2", "2", "3"], 3.0),
+            _tail_run([float(d) for d in range(1, 201)], ["1", "2", "3", "4"], 2.0)]
+    tail = summarize(runs, 100, 2)
+    # Each run's delays are both tails' together: run 1 is 1..100 plus 1, so its p50 is 50.
+    assert [r["delay_ms"]["p50"] for r in tail["details"]] == [50.0, 10.0, 100.0]
+    assert tail["delay_ms_p50"] == {"median": 50.0, "min": 10.0, "max": 100.0}
+    assert tail["delay_ms_max"] == {"median": 100.0, "min": 10.0, "max": 200.0}
+    assert tail["entries_per_s"]["median"] == 100.0
+    assert tail["delivered"]["all"] == {"median": 4.0, "min": 4.0, "max": 4.0}
+    assert (tail["missing"], tail["repeated"], tail["unexpected"], tail["out_of_order_runs"]) == (1, 1, 0, 1)
+    assert tail["load_1m_mean"] == {"median": 2.5, "min": 1.5, "max": 3.5}
+    assert tail["settings"]["rate"] == 100 and tail["runs"] == 3
+
+    table = markdown({"details": {"tail": tail}}).splitlines()
+    assert "| delivery delay p50, ms | 50 | 10 | 100 |" in table
+    assert "| entries delivered to the 'alpha' tail | 2 | 2 | 2 |" in table
+    assert table[-1].startswith("| missing / repeated / unexpected / runs out of order")
+    assert "| 1 / 1 / 0 / 1 |" in table[-1]
+
+
+def test_tail_summary_of_a_run_where_nothing_arrived() -> None:
+    empty = TailRun(rate=100, entries=200, produce_s=2.0, ready_s=1.0, caught_up_s=60.0,
+                    delivered={"all": delivery([], ["1"])}, delays_ms={"all": []}, reconnects={"all": 0})
+    tail = summarize([empty], 100, 2)
+    assert tail["delay_ms_p50"] is None and tail["details"][0]["delay_ms"] is None and tail["load_1m_mean"] is None
+    assert tail["missing"] == 1 and tail["delivered"]["all"]["median"] == 0
+    assert "| delivery delay p99, ms | - | - | - |" in markdown({"details": {"tail": tail}}).splitlines()
