@@ -11,7 +11,7 @@ pub mod syslog;
 pub mod timeparse;
 mod unicode;
 
-mod python;
+pub mod python;
 
 /// Why the core hands a line back to the Python reference instead of deciding it: the line is outside what is
 /// ported, so the reference's answer is the only one.

@@ -10,6 +10,9 @@ lines (envelopes around generated content, invalid UTF-8 replaced, huge and odd 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,28 @@ def test_lone_surrogates_and_odd_objects_are_handed_back() -> None:
     assert _core.parse_batch(["x"], [2**64]) == ["not_text"]
     with pytest.raises(ValueError):
         _core.parse_batch(["x"], [])
+
+
+def test_parse_lines_settles_every_line_like_the_reference() -> None:
+    # The processor's entry point: decided lines from the core, handed-back ones (JSON here) from the reference.
+    from processor.parsers import CORE, parse_line, parse_lines
+
+    assert CORE == "native"
+    lines = list(corpus.entries(2_000, seed=7)) + ["<13>Feb 29 10:00:00 h p: x"]
+    times = [NOW] * (len(lines) - 1) + [to_ns(2028, 2, 26, 0, 0, 0)]
+    got = [_shape(p) for p in parse_lines(lines[:-1], times[:-1])]
+    assert got == [_shape(python_parse_line(line, t)) for line, t in zip(lines[:-1], times[:-1], strict=True)]
+    assert _shape(parse_line(lines[0], NOW)) == _shape(python_parse_line(lines[0], NOW))
+    with pytest.raises(ValueError):  # the reference raises on this line; so does the processor's path, unchanged
+        parse_line(lines[-1], times[-1])
+
+
+@pytest.mark.parametrize(("value", "expect"), [("python", "python"), ("native", "native"), ("rust", "ValueError")])
+def test_logjet_core_selects_the_implementation_once_at_import(value: str, expect: str) -> None:
+    code = "import processor.parsers as p; print(p.CORE, p._parse_batch is None)"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "LOGJET_CORE": value},
+                         capture_output=True, text=True, check=False)
+    if expect == "ValueError":
+        assert out.returncode != 0 and "LOGJET_CORE must be 'native' or 'python'" in out.stderr
+    else:
+        assert out.stdout.split() == [expect, str(expect == "python")]

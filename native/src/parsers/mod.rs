@@ -5,6 +5,8 @@
 pub mod access;
 pub mod logfmt;
 pub mod text;
+#[cfg(test)]
+mod tests;
 
 use crate::timeparse::rfc3339_ns;
 use crate::{syslog, Delegate};
