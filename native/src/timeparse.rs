@@ -1,7 +1,7 @@
 //! Timestamps as integer nanoseconds since the epoch (UTC): `logjet/timeparse.py`.
 
 use crate::pyre::{compile, int};
-use fancy_regex::Regex;
+use crate::pyre::PyRegex;
 use std::sync::LazyLock;
 
 pub const MAX_NS: i64 = i64::MAX;
@@ -77,7 +77,7 @@ pub fn to_ns(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i6
     (0..=i128::from(MAX_NS)).contains(&ns).then_some(ns as i64)
 }
 
-static RFC3339: LazyLock<Regex> = LazyLock::new(|| {
+static RFC3339: LazyLock<PyRegex> = LazyLock::new(|| {
     compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?\d*(?:([Zz])|([+-])(\d\d):?(\d\d))", true)
 });
 

@@ -4,21 +4,25 @@ use super::{Fields, Value};
 use crate::pyre::{compile, int};
 use crate::timeparse::{month, to_ns};
 use crate::Delegate;
-use fancy_regex::Regex;
+use crate::pyre::PyRegex;
 use std::sync::LazyLock;
 
-static ACCESS: LazyLock<Regex> = LazyLock::new(|| {
+static ACCESS: LazyLock<PyRegex> = LazyLock::new(|| {
     compile(concat!(
         r#"(?P<client>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<d>\d{2})/(?P<mon>[A-Z][a-z]{2})/(?P<y>\d{4}):(?P<h>\d{2}):"#,
         r#"(?P<mi>\d{2}):(?P<s>\d{2}) (?P<tz>[+-]\d{4})\] "(?P<request>[^"\\]*(?:\\.[^"\\]*)*)" (?P<status>\d{3}) "#,
         r#"(?P<bytes>\d+|-)(?: "(?P<referrer>[^"\\]*(?:\\.[^"\\]*)*)" "(?P<agent>[^"\\]*(?:\\.[^"\\]*)*)")?"#,
     ), false)
 });
-static IP: LazyLock<Regex> = LazyLock::new(|| compile(r"[\d.]+|[0-9a-fA-F:]+", true));
+static IP: LazyLock<PyRegex> = LazyLock::new(|| compile(r"[\d.]+|[0-9a-fA-F:]+", true));
 
 /// (timestamp, ECS fields) of an access-log line, or None when it is not one.
 pub fn parse_access(line: &str) -> Result<Option<(i64, Fields)>, Delegate> {
     let lim = |_| Delegate::RegexLimit;
+    // Every access line holds `] "` (the end of its date, the start of its request): others skip the regex.
+    if !line.contains("] \"") {
+        return Ok(None);
+    }
     let Some(m) = ACCESS.captures(line).map_err(lim)? else { return Ok(None) };
     let Some(mon) = month(&m["mon"]) else { return Ok(None) };
     let tz = &m["tz"];

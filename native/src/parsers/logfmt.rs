@@ -2,11 +2,11 @@
 
 use crate::pyre::{compile, is_space};
 use crate::Delegate;
-use fancy_regex::Regex;
+use crate::pyre::PyRegex;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-static PAIR: LazyLock<Regex> = LazyLock::new(|| compile(r#"\s*([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))"#, false));
+static PAIR: LazyLock<PyRegex> = LazyLock::new(|| compile(r#"\s*([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))"#, false));
 
 /// Python's `re.sub(r"\\(.)", r"\1", s)`: a backslash and the character after it (not a newline) become that
 /// character.

@@ -10,7 +10,7 @@ mod tests;
 
 use crate::timeparse::rfc3339_ns;
 use crate::{syslog, Delegate};
-use fancy_regex::Regex;
+use crate::pyre::PyRegex;
 use std::sync::LazyLock;
 
 /// An ECS field's value, as the Python parsers produce them.
@@ -58,7 +58,7 @@ const KV_MESSAGE: [&str; 2] = ["msg", "message"];
 const KV_LEVEL: [&str; 3] = ["level", "lvl", "severity"];
 const KV_TIME: [&str; 4] = ["ts", "time", "t", "timestamp"];
 
-static CRI: LazyLock<Regex> = LazyLock::new(|| crate::pyre::compile(r"(\d{4}-\d\d-\d\dT\S+) (stdout|stderr) ([PF]) ?", false));
+static CRI: LazyLock<PyRegex> = LazyLock::new(|| crate::pyre::compile(r"(\d{4}-\d\d-\d\dT\S+) (stdout|stderr) ([PF]) ?", false));
 
 fn pop(pairs: &mut Vec<(String, String)>, key: &str) -> Option<String> {
     let i = pairs.iter().position(|(k, _)| k == key)?;
@@ -148,7 +148,7 @@ pub fn parse_line(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
     let c = chars.next();
     if c == Some('{') && line.starts_with("{\"log\":") {
         return docker(line, now_ns);
-    } else if c == Some('<') {
+    } else if c == Some('<') && chars.next().is_some_and(|d| d.is_ascii_digit()) {
         // Python tries syslog only after a digit; a line that is not syslog is read as content either way.
         if let Ok(p) = syslog::parse(line.as_bytes(), now_ns)? {
             let mut inner = if p.message.starts_with('{') { return Err(Delegate::Json) } else { Parsed::plain(p.message) };
@@ -160,7 +160,13 @@ pub fn parse_line(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
             }
             return Ok(with(inner, p.attrs, p.time_ns));
         }
-    } else if let Some(m) = CRI.captures(line).map_err(|_| Delegate::RegexLimit)? {
+    } else if let Some(m) = match c {
+        // A CRI line starts with a decimal digit (any script): other lines skip the regex.
+        Some(c) if c.is_ascii_digit() || (!c.is_ascii() && crate::pyre::digit(c).is_some()) => {
+            CRI.captures(line).map_err(|_| Delegate::RegexLimit)?
+        }
+        _ => None,
+    } {
         let mut fields = Fields::new();
         fields.set("log.iostream", Value::Str(m[2].to_owned()));
         if &m[3] == "P" {

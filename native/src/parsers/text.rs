@@ -5,20 +5,21 @@ use super::{Fields, Value};
 use crate::pyre::{compile, int, is_space};
 use crate::timeparse::{month, to_ns, year_of};
 use crate::Delegate;
-use fancy_regex::{Captures, Regex};
+use crate::pyre::PyRegex;
+use fancy_regex::Captures;
 use std::sync::LazyLock;
 
 const DAY_NS: i64 = 86_400 * 1_000_000_000;
 const LEVELS: &str = "TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|CRIT|FATAL|SEVERE|ALERT|EMERG|EMERGENCY";
 
 struct Patterns {
-    iso: Regex,
-    ctime: Regex,
-    compact: Regex,
-    slashed: Regex,
-    syslog: Regex,
-    header: Regex,
-    syslog_head: Regex,
+    iso: PyRegex,
+    ctime: PyRegex,
+    compact: PyRegex,
+    slashed: PyRegex,
+    syslog: PyRegex,
+    header: PyRegex,
+    syslog_head: PyRegex,
 }
 
 /// Python's re.IGNORECASE for ASCII letters: each letter, its other case and the non-ASCII letters Python also
@@ -76,7 +77,6 @@ static P: LazyLock<Patterns> = LazyLock::new(|| {
         + r"(?:-\s+)?"
         + r"(?:(?P<logger>" + logger + r")(?::\s|\s+-\s+))?";
     // Group names and escapes hold no letters to fold: fold only the parts outside `(?P<...>` and `\x`.
-    let header = fold_outside_names(&header);
     Patterns {
         iso: compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s?(Z|[+-]\d{2}:?\d{2})?", false),
         ctime: compile(concat!(r"\[?(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})",
@@ -84,14 +84,14 @@ static P: LazyLock<Patterns> = LazyLock::new(|| {
         compact: compile(r"(\d{2})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2})\b", false),
         slashed: compile(r"(\d{2,4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?", false),
         syslog: compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?", false),
-        header: Regex::new(&header).expect("header pattern"),
+        header: PyRegex::build(|ascii| fold_outside_names(&header, ascii)),
         syslog_head: compile(r" (?P<host>[^\s:\[\]]+) (?P<program>[^\s:\[]+?)(?:\[(?P<pid>\d+)\])?: ", false),
     }
 });
 
 /// Translate the header's Python pattern, then fold case on its letters except in group names and escapes.
-fn fold_outside_names(pattern: &str) -> String {
-    let translated = format!("^(?:{})", crate::pyre::translate(pattern));
+fn fold_outside_names(pattern: &str, ascii: bool) -> String {
+    let translated = format!("^(?:{})", crate::pyre::translate(pattern, ascii));
     // Split off `(?P<name>` and `\x{..}` / `\X` tokens, fold the rest.
     let mut out = String::new();
     let mut rest = translated.as_str();
@@ -154,6 +154,11 @@ pub fn parse_time(text: &str, now_ns: i64) -> Result<(Option<i64>, usize, bool),
     let lim = |_| Delegate::RegexLimit;
     let c = text.chars().next();
     // Python tries the layouts by the first character; the first layout that matches decides, even on a bad date.
+    // The three numeric layouts start with a decimal digit (any script): other lines skip them.
+    let digit_first = c.is_some_and(|c| c.is_ascii_digit() || (!c.is_ascii() && crate::pyre::digit(c).is_some()));
+    if !digit_first {
+        return parse_named_time(text, c, now_ns);
+    }
     if let Some(m) = p.iso.captures(text).map_err(lim)? {
         let tz = g(&m, 8);
         let mut offset = 0;
@@ -176,6 +181,13 @@ pub fn parse_time(text: &str, now_ns: i64) -> Result<(Option<i64>, usize, bool),
         let ns = to_ns(2000 + n(&m, 1), n(&m, 2), n(&m, 3), n(&m, 4), n(&m, 5), n(&m, 6), "", 0);
         return Ok(found(ns, &m, false));
     }
+    Ok((None, 0, false))
+}
+
+/// The layouts that start with a name or a bracket (ctime, syslog's).
+fn parse_named_time(text: &str, c: Option<char>, now_ns: i64) -> Result<(Option<i64>, usize, bool), Delegate> {
+    let p = &*P;
+    let lim = |_| Delegate::RegexLimit;
     if matches!(c, Some('[' | 'M' | 'T' | 'W' | 'F' | 'S')) {
         if let Some(m) = p.ctime.captures(text).map_err(lim)? {
             if let Some(mon) = month(g(&m, 1)) {
