@@ -16,12 +16,16 @@ fn main() {
         ("rfc5424", r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3"] An application event"#),
     ];
     for (name, line) in kinds {
-        let n = 100_000;
+        let n = 50_000;
         let _ = parse_line(line, now);
-        let t0 = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(parse_line(std::hint::black_box(line), now).ok());
-        }
-        println!("{name:12} {:6.2} us", t0.elapsed().as_secs_f64() * 1e6 / f64::from(n));
+        // The best of seven runs: the machine is shared, and the least disturbed run is the closest to the cost.
+        let best = (0..7).map(|_| {
+            let t0 = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(parse_line(std::hint::black_box(line), now).ok());
+            }
+            t0.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        }).fold(f64::INFINITY, f64::min);
+        println!("{name:12} {best:6.2} us");
     }
 }

@@ -34,7 +34,7 @@ impl PyRegex {
         if text.is_ascii() { &self.ascii } else { &self.unicode }
     }
 
-    pub fn captures<'t>(&self, text: &'t str) -> Result<Option<fancy_regex::Captures<'t>>, fancy_regex::Error> {
+    pub fn captures<'t>(&self, text: &'t str) -> Result<Option<fancy_regex::Captures<'t, str>>, fancy_regex::Error> {
         self.pick(text).captures(text)
     }
 

@@ -119,6 +119,18 @@ fn fold_outside_names(pattern: &str, ascii: bool) -> String {
     out
 }
 
+/// Whether the header pattern can match at all: it needs a level word, and every level word holds one of these.
+/// Only ASCII text is judged (Python's case folding adds non-ASCII letters); other text always may.
+fn may_hold_level(rest: &str) -> bool {
+    const STEMS: [&str; 11] = ["trace", "debug", "info", "notice", "warn", "err", "crit", "fatal", "severe", "alert",
+                               "emerg"];
+    if !rest.is_ascii() {
+        return true;
+    }
+    let low = rest.to_ascii_lowercase();
+    STEMS.iter().any(|s| low.contains(s))
+}
+
 pub fn normal_level(word: &str) -> String {
     let low = word.to_lowercase();
     match low.as_str() {
@@ -131,11 +143,11 @@ pub fn normal_level(word: &str) -> String {
     }
 }
 
-fn g<'t>(m: &Captures<'t>, i: usize) -> &'t str {
+fn g<'t>(m: &Captures<'t, str>, i: usize) -> &'t str {
     m.get(i).map_or("", |x| x.as_str())
 }
 
-fn n(m: &Captures<'_>, i: usize) -> i64 {
+fn n(m: &Captures<'_, str>, i: usize) -> i64 {
     int(g(m, i)).unwrap_or(i64::MIN) // always digits of bounded length: never the default
 }
 
@@ -207,7 +219,7 @@ fn parse_named_time(text: &str, c: Option<char>, now_ns: i64) -> Result<(Option<
     Ok((None, 0, false))
 }
 
-fn found(ns: Option<i64>, m: &Captures<'_>, syslog: bool) -> (Option<i64>, usize, bool) {
+fn found(ns: Option<i64>, m: &Captures<'_, str>, syslog: bool) -> (Option<i64>, usize, bool) {
     match ns {
         Some(ns) => (Some(ns), m.get(0).map_or(0, |x| x.end()), syslog),
         None => (None, 0, false),
@@ -243,7 +255,8 @@ pub fn parse_text(line: &str, now_ns: i64) -> Result<Option<TextParse>, Delegate
         let message = rest.trim_start_matches(is_space).to_owned();
         return Ok(Some(TextParse { message, time_ns, level: None, fields }));
     }
-    let Some(m) = p.header.captures(rest).map_err(|_| Delegate::RegexLimit)? else {
+    let header = if may_hold_level(rest) { p.header.captures(rest).map_err(|_| Delegate::RegexLimit)? } else { None };
+    let Some(m) = header else {
         let message = rest.trim_start_matches([' ', '-', ':']).to_owned();
         return Ok(Some(TextParse { message, time_ns, level: None, fields }));
     };
