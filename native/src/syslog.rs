@@ -185,7 +185,7 @@ fn time_3164(m: &regex::bytes::Captures<'_>, now_ns: i64) -> Result<Option<i64>,
     let frac = m.get(6).map_or(Cow::Borrowed(""), |f| ascii(f.as_bytes()));
     let year = match m.get(7) {
         Some(y) => ascii_int(y.as_bytes()),
-        None => year_of(now_ns.div_euclid(DAY_NS) * DAY_NS).ok_or(Delegate::ReceiveTime)?,
+        None => year_of(now_ns).ok_or(Delegate::ReceiveTime)?, // the year of the receiving day
     };
     let (mon, day, hh, mm, ss) = (i64::from(mon), ascii_int(&m[2]), ascii_int(&m[3]), ascii_int(&m[4]), ascii_int(&m[5]));
     let Some(ns) = to_ns(year, mon, day, hh, mm, ss, &frac, 0) else { return Ok(None) };

@@ -135,6 +135,7 @@ def _line(draw: st.DrawFn) -> str:
 @given(st.lists(st.tuples(_line(), _TIMES), min_size=1, max_size=40))
 @example([("<13>Feb 29 10:00:00 host prog: leap day read two days early", to_ns(2028, 2, 27, 0, 0, 0))])
 @example([("Feb 29 10:00:00 host prog: the same in a file", to_ns(2028, 2, 27, 0, 0, 0))])
+@example([("<0>Jan  1 00:00:00 ", -9_223_286_400_000_000_001)])  # a receive time whose day start is past i64
 @example([("2024-01-01 00:00:00 ınfo [t] a.b: x", NOW), ("10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / "
            "HTTP/1.0\" 200 99999999999999999999", NOW)])
 def test_generated_lines(batch: list[tuple[str, int]]) -> None:

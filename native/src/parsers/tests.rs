@@ -59,6 +59,13 @@ fn a_panic_becomes_that_lines_failure() {
 }
 
 #[test]
+fn a_receive_time_near_the_lowest_i64_is_handed_back() {
+    let now = -9_223_286_400_000_000_001;
+    assert_eq!(parse_line("<0>Jan  1 00:00:00 ", now).err(), Some(Delegate::ReceiveTime));
+    assert_eq!(crate::syslog::parse(b"<0>Jan  1 00:00:00 x", i64::MIN).err(), Some(Delegate::ReceiveTime));
+}
+
+#[test]
 fn json_content_is_handed_back() {
     assert_eq!(parse_line("{\"a\":1}", NOW), Err(Delegate::Json));
     assert_eq!(parse_line("{\"log\":\"{\\\"a\\\":1}\\n\",\"stream\":\"stdout\"}", NOW), Err(Delegate::Json));
