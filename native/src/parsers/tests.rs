@@ -41,6 +41,19 @@ proptest! {
     }
 
     #[test]
+    fn yearless_times_never_panic_at_any_receive_time(
+        pri in 0u8..200, mon in prop::sample::select(vec!["Jan", "Feb", "Dec", "Foo"]), day in 0u8..32,
+        hh in 0u8..25, file in any::<bool>(),
+        now in prop_oneof![any::<i64>(), i64::MIN..i64::MIN + 200_000_000_000_000,
+                           i64::MAX - 200_000_000_000_000..=i64::MAX],
+    ) {
+        // Overflow checks are on in this (debug) build: a receive time at either end of i64 must not trip them.
+        let stamp = format!("{mon} {day:>2} {hh:02}:59:59");
+        let line = if file { format!("{stamp} host prog[1]: x") } else { format!("<{pri}>{stamp} host prog: x") };
+        let _ = parse_line(&line, now);
+    }
+
+    #[test]
     fn decided_lines_keep_their_text(line in "[a-z ]{0,40}") {
         // A line with no timestamp, no `=` and no envelope is its own message.
         let p = parse_line(&line, NOW).expect("plain text is decided");
