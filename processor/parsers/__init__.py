@@ -4,11 +4,19 @@
 line, a syslog message with its ``<PRI>``), then reads the content as, in order: a JSON object, an access-log line,
 plain text with a leading timestamp (``text.py``), logfmt. Lines that match nothing are still messages, with the
 collector's time.
+
+The compiled core (``logjet._core``, built from ``native/``) parses every line whose content is not JSON, a whole
+batch per call; the lines it hands back (JSON content, numbers past 64 bits, the few cases listed in
+``native/src/lib.rs``) go through ``python_parse_line``, the reference the core is held to by
+``tests/unit/test_core_differential.py``. ``LOGJET_CORE=python``, read once at import, uses the reference alone.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +28,9 @@ from processor.parsers.access import parse_access
 from processor.parsers.logfmt import parse_logfmt
 from processor.parsers.text import normal_level, parse_text, parse_time
 
-__all__ = ["SYSLOG_LEVEL", "Parsed", "normal_level", "parse_line"]
+__all__ = ["CORE", "SYSLOG_LEVEL", "Parsed", "normal_level", "parse_line", "parse_lines", "python_parse_line"]
+
+_log = logging.getLogger(__name__)
 
 _JSON_MESSAGE = ("message", "msg", "log")
 _JSON_LEVEL = ("level", "log.level", "severity", "lvl", "loglevel")
@@ -150,8 +160,8 @@ def _with(inner: Parsed, fields: dict[str, Any], time_ns: int | None) -> Parsed:
     return inner
 
 
-def parse_line(line: str, now_ns: int) -> Parsed:
-    """Parse one message; never raises on content."""
+def python_parse_line(line: str, now_ns: int) -> Parsed:
+    """Parse one message; never raises on content. The reference the compiled core is held to."""
     c = line[:1]
     if c == "{" and line.startswith('{"log":'):
         try:
@@ -181,3 +191,44 @@ def parse_line(line: str, now_ns: int) -> Parsed:
 
 SYSLOG_LEVEL = {"emergency": "emergency", "alert": "alert", "critical": "critical", "error": "error",
                  "warning": "warn", "notice": "notice", "informational": "info", "debug": "debug"}
+
+
+def _load_core() -> tuple[str, Any]:
+    choice = os.environ.get("LOGJET_CORE", "native")
+    if choice == "python":
+        return choice, None
+    if choice != "native":
+        raise ValueError(f"LOGJET_CORE must be 'native' or 'python', not {choice!r}")
+    try:
+        from logjet import _core
+    except ImportError as exc:  # a checkout whose extension was never built (no cargo at install time)
+        raise ImportError("logjet's compiled core is not built: reinstall with cargo on the PATH "
+                          "(pip install -e .), or set LOGJET_CORE=python to use the Python parsers") from exc
+    return choice, _core.parse_batch
+
+
+CORE, _parse_batch = _load_core()
+
+
+def _settle(result: Any, line: str, now_ns: int) -> Parsed:
+    if type(result) is tuple:
+        return Parsed(*result)
+    if result.startswith("panic"):  # the core failed on this line: the reference still parses it
+        _log.warning("compiled core failed on a line (%s); parsed by the Python reference", result)
+    return python_parse_line(line, now_ns)
+
+
+def parse_lines(lines: Sequence[str], now_ns: Sequence[int]) -> list[Parsed]:
+    """``parse_line`` for each line with the receive time of the same index, one call into the core per batch."""
+    if _parse_batch is None:
+        return [python_parse_line(line, t) for line, t in zip(lines, now_ns, strict=True)]
+    lines, now_ns = list(lines), list(now_ns)
+    results = _parse_batch(lines, now_ns)
+    return [_settle(r, line, t) for r, line, t in zip(results, lines, now_ns, strict=True)]
+
+
+def parse_line(line: str, now_ns: int) -> Parsed:
+    """Parse one message; never raises on content. Batches go faster through ``parse_lines``."""
+    if _parse_batch is None:
+        return python_parse_line(line, now_ns)
+    return _settle(_parse_batch([line], [now_ns])[0], line, now_ns)

@@ -1,0 +1,180 @@
+//! What the processor reads out of an entry: `processor/parsers/__init__.py` for every line whose content is not
+//! JSON. The envelopes (Docker json-file, CRI, syslog `<PRI>`) are unwrapped here; a line whose content is a JSON
+//! object, or that needs Python's unbounded integers, is handed back to the Python reference (`Delegate`).
+
+pub mod access;
+pub mod logfmt;
+pub mod text;
+#[cfg(test)]
+mod tests;
+
+use crate::timeparse::rfc3339_ns;
+use crate::{syslog, Delegate};
+use crate::pyre::PyRegex;
+use std::sync::LazyLock;
+
+/// An ECS field's value, as the Python parsers produce them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+}
+
+/// Fields in insertion order, a later `set` of the same key replacing the value in place (a Python dict).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields(pub Vec<(String, Value)>);
+
+impl Fields {
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    pub fn set(&mut self, key: &str, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key.to_owned(), value)),
+        }
+    }
+}
+
+/// One parsed entry: `processor.parsers.Parsed`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parsed {
+    pub message: String,
+    pub time_ns: Option<i64>,
+    pub level: Option<String>,
+    pub fields: Fields,
+    /// The other pairs of a logfmt line (`Parsed.json`).
+    pub json: Option<Vec<(String, String)>>,
+}
+
+impl Parsed {
+    fn plain(message: String) -> Self {
+        Parsed { message, time_ns: None, level: None, fields: Fields::new(), json: None }
+    }
+}
+
+const KV_MESSAGE: [&str; 2] = ["msg", "message"];
+const KV_LEVEL: [&str; 3] = ["level", "lvl", "severity"];
+const KV_TIME: [&str; 4] = ["ts", "time", "t", "timestamp"];
+
+static CRI: LazyLock<PyRegex> = LazyLock::new(|| crate::pyre::compile(r"(\d{4}-\d\d-\d\dT\S+) (stdout|stderr) ([PF]) ?", false));
+
+fn pop(pairs: &mut Vec<(String, String)>, key: &str) -> Option<String> {
+    let i = pairs.iter().position(|(k, _)| k == key)?;
+    Some(pairs.remove(i).1)
+}
+
+fn content(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
+    if line.starts_with('{') {
+        return Err(Delegate::Json);
+    }
+    if let Some((ns, fields)) = access::parse_access(line)? {
+        return Ok(Parsed { message: line.to_owned(), time_ns: Some(ns), level: None, fields, json: None });
+    }
+    if let Some(t) = text::parse_text(line, now_ns)? {
+        return Ok(Parsed { message: t.message, time_ns: t.time_ns, level: t.level, fields: t.fields, json: None });
+    }
+    if line.contains('=') {
+        if let Some(mut pairs) = logfmt::parse_logfmt(line)? {
+            let message = KV_MESSAGE.iter().find_map(|k| pop(&mut pairs, k)).unwrap_or_else(|| line.to_owned());
+            let level = KV_LEVEL.iter().find_map(|k| pop(&mut pairs, k));
+            let mut time_ns = None;
+            for key in KV_TIME {
+                if let Some(i) = pairs.iter().position(|(k, _)| k == key) {
+                    let (ns, _, _) = text::parse_time(&pairs[i].1, now_ns)?;
+                    if ns.is_some() {
+                        time_ns = ns;
+                        pairs.remove(i);
+                        break;
+                    }
+                }
+            }
+            let level = level.filter(|l| !l.is_empty()).map(|l| text::normal_level(&l));
+            let json = (!pairs.is_empty()).then_some(pairs);
+            return Ok(Parsed { message, time_ns, level, fields: Fields::new(), json });
+        }
+    }
+    Ok(Parsed::plain(line.to_owned()))
+}
+
+/// The envelope's fields first, the content's over them; the content's own time wins.
+fn with(mut inner: Parsed, mut fields: Fields, time_ns: Option<i64>) -> Parsed {
+    for (k, v) in std::mem::take(&mut inner.fields.0) {
+        fields.set(&k, v);
+    }
+    inner.fields = fields;
+    if inner.time_ns.is_none() {
+        inner.time_ns = time_ns;
+    }
+    inner
+}
+
+fn docker(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
+    // Only an object of strings is decided here (a Docker json-file record is one); anything else, valid JSON or
+    // not, is the JSON parser's (orjson's) to judge.
+    let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(line) else {
+        return Err(Delegate::Json);
+    };
+    if !obj.values().all(|v| v.is_string()) || obj.len() > 4 {
+        return Err(Delegate::Json);
+    }
+    let (Some(log), Some(stream)) = (obj.get("log").and_then(|v| v.as_str()), obj.get("stream").and_then(|v| v.as_str()))
+    else {
+        return Err(Delegate::Json);
+    };
+    if stream != "stdout" && stream != "stderr" {
+        return Err(Delegate::Json);
+    }
+    let time_ns = match obj.get("time").and_then(|v| v.as_str()) {
+        Some(stamp) => rfc3339_ns(stamp)?,
+        None => None,
+    };
+    let mut fields = Fields::new();
+    fields.set("log.iostream", Value::Str(stream.to_owned()));
+    if !log.ends_with('\n') {
+        fields.set("log.flags", Value::Str("partial".into()));
+    }
+    let inner = content(log.trim_end_matches(['\r', '\n']), now_ns)?;
+    Ok(with(inner, fields, time_ns))
+}
+
+const SYSLOG_LEVEL: [(&str, &str); 8] = [("emergency", "emergency"), ("alert", "alert"), ("critical", "critical"),
+    ("error", "error"), ("warning", "warn"), ("notice", "notice"), ("informational", "info"), ("debug", "debug")];
+
+/// Parse one message; Err only when the line is the Python reference's to parse.
+pub fn parse_line(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
+    let mut chars = line.chars();
+    let c = chars.next();
+    if c == Some('{') && line.starts_with("{\"log\":") {
+        return docker(line, now_ns);
+    } else if c == Some('<') && chars.next().is_some_and(|d| d.is_ascii_digit()) {
+        // Python tries syslog only after a digit; a line that is not syslog is read as content either way.
+        if let Ok(p) = syslog::parse(line.as_bytes(), now_ns)? {
+            let mut inner = if p.message.starts_with('{') { return Err(Delegate::Json) } else { Parsed::plain(p.message) };
+            if inner.level.is_none() {
+                inner.level = p.attrs.0.iter().find(|(k, _)| k == "log.syslog.severity.name").and_then(|(_, v)| match v {
+                    Value::Str(s) => SYSLOG_LEVEL.iter().find(|(k, _)| k == s).map(|(_, l)| (*l).to_owned()),
+                    Value::Int(_) => None,
+                });
+            }
+            return Ok(with(inner, p.attrs, p.time_ns));
+        }
+    } else if let Some(m) = match c {
+        // A CRI line starts with a decimal digit (any script): other lines skip the regex.
+        Some(c) if c.is_ascii_digit() || (!c.is_ascii() && crate::pyre::digit(c).is_some()) => {
+            CRI.captures(line).map_err(|_| Delegate::RegexLimit)?
+        }
+        _ => None,
+    } {
+        let mut fields = Fields::new();
+        fields.set("log.iostream", Value::Str(m[2].to_owned()));
+        if &m[3] == "P" {
+            fields.set("log.flags", Value::Str("partial".into()));
+        }
+        let time_ns = rfc3339_ns(&m[1])?;
+        let inner = content(&line[m.get(0).map_or(0, |x| x.end())..], now_ns)?;
+        return Ok(with(inner, fields, time_ns));
+    }
+    content(line, now_ns)
+}

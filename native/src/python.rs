@@ -1,0 +1,130 @@
+//! The Python module `logjet._core`: one call per batch, the GIL released around the work, per-item outcomes as
+//! data (a panic for one line becomes that line's failure and never reaches Python).
+
+use crate::parsers::{parse_line, Parsed, Value};
+use crate::Delegate;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// What the core made of one line.
+pub enum Outcome {
+    Parsed(Parsed),
+    /// The Python reference decides this line (see `Delegate`).
+    Delegated(Delegate),
+    /// The core failed on this line (a panic, caught): the reference parses it, and the reason is reported.
+    Failed(String),
+}
+
+/// Lines parsed between two conversions to Python objects.
+const CHUNK: usize = 256;
+
+/// Batches smaller than this keep the GIL: releasing and taking it back costs more than the work.
+const DETACH_MIN: usize = 32;
+
+/// Every call that works on a batch goes through here, so the rule for the GIL lives in one place.
+fn without_gil<T: Send>(py: Python<'_>, items: usize, work: impl FnOnce() -> T + Send) -> T {
+    if items >= DETACH_MIN { py.detach(work) } else { work() }
+}
+
+/// Run `f` for one item; a panic becomes that item's failure.
+pub fn guarded(f: impl FnOnce() -> Result<Parsed, Delegate>) -> Outcome {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(parsed)) => Outcome::Parsed(parsed),
+        Ok(Err(delegate)) => Outcome::Delegated(delegate),
+        Err(panic) => {
+            let why = panic.downcast_ref::<&str>().map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Outcome::Failed(format!("panic: {why}"))
+        }
+    }
+}
+
+/// Parse every line of the batch, as if by `parse_line` with the time of the same index.
+pub fn parse_all(lines: &[Option<&str>], now_ns: &[Option<i64>]) -> Vec<Outcome> {
+    lines.iter().zip(now_ns).map(|(line, now)| match (line, now) {
+        (Some(line), Some(now)) => guarded(|| parse_line(line, *now)),
+        // A str with lone surrogates, or a time past 64 bits: Python's objects, Python's parse.
+        (None, _) => Outcome::Delegated(Delegate::NotText),
+        (_, None) => Outcome::Delegated(Delegate::NotText),
+    }).collect()
+}
+
+fn delegate_name(d: Delegate) -> &'static str {
+    match d {
+        Delegate::Json => "json",
+        Delegate::BigInt => "bigint",
+        Delegate::ReceiveTime => "receive_time",
+        Delegate::RegexLimit => "regex_limit",
+        Delegate::Raises => "raises",
+        Delegate::NotText => "not_text",
+    }
+}
+
+fn value<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+    })
+}
+
+fn to_python<'py>(py: Python<'py>, outcome: Outcome) -> PyResult<Bound<'py, PyAny>> {
+    match outcome {
+        Outcome::Parsed(p) => {
+            let fields = PyDict::new(py);
+            for (k, v) in &p.fields.0 {
+                fields.set_item(k, value(py, v)?)?;
+            }
+            let json = match &p.json {
+                Some(pairs) => {
+                    let d = PyDict::new(py);
+                    for (k, v) in pairs {
+                        d.set_item(k, v)?;
+                    }
+                    d.into_any()
+                }
+                None => py.None().into_bound(py),
+            };
+            let items: [Bound<'py, PyAny>; 5] = [
+                PyString::new(py, &p.message).into_any(),
+                p.time_ns.into_pyobject(py)?.into_any(),
+                p.level.as_deref().into_pyobject(py)?.into_any(),
+                fields.into_any(),
+                json,
+            ];
+            Ok(PyTuple::new(py, items)?.into_any())
+        }
+        Outcome::Delegated(d) => Ok(PyString::new(py, delegate_name(d)).into_any()),
+        Outcome::Failed(why) => Ok(PyString::new(py, &why).into_any()),
+    }
+}
+
+/// parse_batch(lines, now_ns, /) -> list: per line, `(message, time_ns, level, fields, json)` as
+/// `processor.parsers.Parsed` holds them, or a str: the reason the Python reference must parse that line.
+#[pyfunction]
+fn parse_batch<'py>(py: Python<'py>, lines: &Bound<'py, PyList>, now_ns: &Bound<'py, PyList>)
+    -> PyResult<Bound<'py, PyList>> {
+    if lines.len() != now_ns.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err("lines and now_ns differ in length"));
+    }
+    let held: Vec<Bound<'py, PyAny>> = lines.iter().collect();
+    let texts: Vec<Option<&str>> = held.iter().map(|o| o.cast::<PyString>().ok().and_then(|s| s.to_str().ok()))
+        .collect();
+    let times: Vec<Option<i64>> = now_ns.iter().map(|o| o.extract::<i64>().ok()).collect();
+    let out = PyList::empty(py);
+    // In chunks: the parsed lines of one chunk stay in the CPU's cache until they become Python objects, and the
+    // memory is reused instead of a whole batch's being allocated and returned to the system each call.
+    for (texts, times) in texts.chunks(CHUNK).zip(times.chunks(CHUNK)) {
+        for o in without_gil(py, texts.len(), || parse_all(texts, times)) {
+            out.append(to_python(py, o)?)?;
+        }
+    }
+    Ok(out)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
+    Ok(())
+}
