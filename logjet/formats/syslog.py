@@ -142,11 +142,12 @@ def _3164_time(m: re.Match[bytes], now_ns: int) -> int | None:
     year = int(year_raw) if year_raw else _year(now_ns)
     try:
         ns = to_ns(year, mon, int(day), int(hh), int(mm), int(ss), frac)
+        # RFC 3164 has no year: a December message read in January belongs to the year before. That year may not
+        # have the date (February 29) or may be before 1970: then the time is not taken, as the text parser does.
+        if not year_raw and ns > now_ns + 86_400 * 1_000_000_000:
+            ns = to_ns(year - 1, mon, int(day), int(hh), int(mm), int(ss), frac)
     except (ValueError, OverflowError):
         return None
-    # RFC 3164 has no year: a December message read in January belongs to the year before.
-    if not year_raw and ns > now_ns + 86_400 * 1_000_000_000:
-        ns = to_ns(year - 1, mon, int(day), int(hh), int(mm), int(ss), frac)
     return ns
 
 

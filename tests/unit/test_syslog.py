@@ -38,6 +38,24 @@ def test_any_bytes_parse_without_raising(raw: bytes) -> None:
     assert ("malformed" in p.flags) == ("error.message" in p.attrs)
 
 
+@pytest.mark.parametrize(("raw", "received"), [
+    (b"<13>Feb 29 10:00:00 h p: leap day sent by a clock two days ahead", "2028-02-27T12:00:00Z"),  # 2027-02-29: none
+    (b"<13>Dec 31 23:59:59 h p: read on the first day of the epoch", "1970-01-01T00:00:05Z"),  # 1969: not held
+])
+def test_a_yearless_time_whose_year_before_cannot_hold_it_is_malformed_not_a_crash(raw: bytes, received: str) -> None:
+    p = parse(raw, rfc3339_ns(received))
+    assert "malformed" in p.flags and p.attrs["error.message"].endswith("RFC 3164 timestamp invalid")
+    assert p.message == raw.decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["Jan", "Feb", "Dec"]), st.integers(1, 31), st.integers(0, 2**63 - 1))
+def test_yearless_times_parse_without_raising_whenever_they_are_received(mon: str, day: int, now_ns: int) -> None:
+    p = parse(b"<13>%s %2d 10:00:00 h p: x" % (mon.encode(), day), now_ns)
+    assert isinstance(p.message, str)
+    assert ("malformed" in p.flags) == ("error.message" in p.attrs)
+
+
 def _frame(messages: list[bytes], octet: list[bool]) -> bytes:
     return b"".join(b"%d %s" % (len(m), m) if o else m + b"\n" for m, o in zip(messages, octet, strict=True))
 
