@@ -72,28 +72,22 @@ class AccessLog:
         started = time.perf_counter()
         status = 500  # what the server answers if the application raises before it starts a response
 
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         started_response = False
 
-        async def tracked(message: Message) -> None:
-            nonlocal started_response
-            started_response = started_response or message["type"] == "http.response.start"
-            await sending(message)
+        async def sending(message: Message) -> None:
+            nonlocal status, started_response
+            if message["type"] == "http.response.start":
+                status, started_response = message["status"], True
+            await send(message)
 
         try:
-            await self.app(scope, receive, tracked)
+            await self.app(scope, receive, sending)
         except Exception:
             if started_response:  # a stream broke half-way: nothing left to answer, the server closes it
                 raise
             # Answered here rather than by the server, so the 500 too is a problem document with the headers.
             access_log.exception("unhandled error")
             await _problem(send, 500, "internal error", "the request failed; the server log has the details")
-            status = 500
         finally:
             seconds = time.perf_counter() - started
             endpoint = getattr(scope.get("route"), "path", "unmatched")
@@ -166,7 +160,6 @@ class QueryLimit:
 
     def __init__(self, app: App, paths: frozenset[str], concurrent: int, queued: int) -> None:
         self.app, self.paths, self.concurrent, self.queued = app, paths, concurrent, queued
-        self.running = 0
         self.waiting = 0
         self._turns: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -191,9 +184,7 @@ class QueryLimit:
             await turns.acquire()
         finally:
             self.waiting -= 1
-        self.running += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.running -= 1
             turns.release()

@@ -134,7 +134,7 @@ class TailSlots:
         self._by_key: dict[str, int] = {}
 
     def acquire(self, key: str) -> bool:
-        if sum(self._by_key.values()) >= self.total or self._by_key.get(key, 0) >= self.per_key:
+        if self.open() >= self.total or self._by_key.get(key, 0) >= self.per_key:
             return False
         self._by_key[key] = self._by_key.get(key, 0) + 1
         return True

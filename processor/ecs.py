@@ -32,19 +32,11 @@ _RESERVED_PATHS = frozenset(("event.id", "event.ingested", "event.created", "eve
 SCOPE_ROOTS = frozenset(("kubernetes", "container", "labels"))
 
 
-def _own(doc: dict[str, Any], root: str, shared: set[str] | None) -> None:
-    """Copy a subtree shared with other documents (from the source's fields) before writing into it."""
-    if shared and root in shared:
-        doc[root] = _copy(doc[root])
-        shared.discard(root)
-
-
 def _copy(node: Any) -> Any:
     return {k: _copy(v) for k, v in node.items()} if isinstance(node, dict) else node
 
 
-def _label(doc: dict[str, Any], key: str, value: Any, shared: set[str] | None) -> None:
-    _own(doc, "labels", shared)
+def _label(doc: dict[str, Any], key: str, value: Any) -> None:
     doc.setdefault("labels", {})[key.replace(".", "_")] = value
 
 
@@ -74,34 +66,26 @@ def _content_path(key: str) -> tuple[str, ...] | None:
     return path
 
 
-def _merge(doc: dict[str, Any], fields: Mapping[str, Any], shared: set[str] | None = None) -> None:
-    """Nest a source's dotted ECS paths into ``doc``; undotted keys, reserved roots and clashes go under ``labels``.
-
-    Roots named in ``shared`` are subtrees shared with other documents of the same source: copied before the first
-    write.
-    """
+def _merge(doc: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    """Nest a source's dotted ECS paths into ``doc``; undotted keys, reserved roots and clashes go under ``labels``."""
     paths = _PATHS
     for key, value in fields.items():
         parts = paths[key] if key in paths else _path(key)
         if parts is None:
-            _label(doc, key, value, shared)
+            _label(doc, key, value)
             continue
-        root = parts[0]
-        if shared and root in shared:
-            doc[root] = _copy(doc[root])
-            shared.discard(root)
         node = doc
         for part in parts[:-1]:
             child = node.get(part)
             if child is None:
                 child = node[part] = {}
             elif type(child) is not dict:
-                _label(doc, key, value, shared)
+                _label(doc, key, value)
                 break
             node = child
         else:
             if type(node.get(parts[-1])) is dict:
-                _label(doc, key, value, shared)
+                _label(doc, key, value)
             else:
                 node[parts[-1]] = value
 

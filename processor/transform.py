@@ -20,7 +20,7 @@ from logjet.errors import WireFormatError
 from logjet.timeparse import format_ns
 from logjet.wire import Entry, Source, decode_record, entry_ids
 from processor.ecs import source_fields, to_document
-from processor.parsers import Parsed, parse_line
+from processor.parsers import Parsed, parse_line, parse_lines
 from processor.parsers.user import UserParseError, UserParsers
 from shippers.elasticsearch import EncodedDoc
 
@@ -109,16 +109,19 @@ class Transform:
             source = batch.source
             base = source_fields(source)
             ids = entry_ids(source.id)
-            for entry in batch.entries:
-                if user:
+            entries = batch.entries
+            # Without user parsers a record's entries are parsed in one call (one crossing into the compiled core).
+            parsed_all = None if user else parse_lines([e.message for e in entries], [e.time_ns for e in entries])
+            for i, entry in enumerate(entries):
+                if parsed_all is not None:
+                    parsed = parsed_all[i]
+                else:
                     try:
                         parsed = self._user_parse(source, entry)
                     except UserParseError as exc:
                         dead.append(DeadLetter(msg, "parser", str(exc), entry.message,
                                                {"source_id": source.id, "seq": entry.seq}))
                         continue
-                else:
-                    parsed = parse_line(entry.message, entry.time_ns)
                 doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original, base, ids)
                 digest = doc["event"]["hash"] = content_hash(entry.message)
                 try:

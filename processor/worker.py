@@ -212,12 +212,13 @@ class Worker:
                 metrics.INDEXED.inc(len(docs))
         else:
             result, collisions = batch.bulk.result()  # re-raises what the bulk thread raised
+            duplicates = result.duplicates - len(collisions)  # a collision was refused as a 409 too
             self.stats.indexed += result.indexed
-            self.stats.duplicates += result.duplicates - len(collisions)
+            self.stats.duplicates += duplicates
             self.stats.collisions += len(collisions)
             self.stats.retried += result.retried
             metrics.INDEXED.inc(result.indexed)
-            metrics.DUPLICATES.inc(result.duplicates - len(collisions))
+            metrics.DUPLICATES.inc(duplicates)
             metrics.REJECTED.inc(len(result.rejected))
             for pos, reason in result.rejected:
                 msg, message, source_id, seq = batch.out.origins[pos]

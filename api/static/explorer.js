@@ -96,7 +96,6 @@ async function startTail() {
         const event = (block.match(/^event: (.*)$/m) || [])[1];
         const data = (block.match(/^data: (.*)$/m) || [])[1];
         if (event === "log") row(JSON.parse(data), true);
-        if (event === "dropped") { status("live tail stopped: " + JSON.parse(data).detail); $("live").checked = false; }
       }
     }
   } catch (err) {

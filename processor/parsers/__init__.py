@@ -222,7 +222,9 @@ def parse_lines(lines: Sequence[str], now_ns: Sequence[int]) -> list[Parsed]:
     """``parse_line`` for each line with the receive time of the same index, one call into the core per batch."""
     if _parse_batch is None:
         return [python_parse_line(line, t) for line, t in zip(lines, now_ns, strict=True)]
-    lines, now_ns = list(lines), list(now_ns)
+    # The core takes lists; the transform already builds them, so they are not copied again.
+    lines = lines if type(lines) is list else list(lines)
+    now_ns = now_ns if type(now_ns) is list else list(now_ns)
     results = _parse_batch(lines, now_ns)
     return [_settle(r, line, t) for r, line, t in zip(results, lines, now_ns, strict=True)]
 

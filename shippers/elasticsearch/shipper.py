@@ -32,6 +32,12 @@ __all__ = ["BulkResult", "ElasticsearchShipper"]
 log = logging.getLogger("logjet.shippers.elasticsearch")
 
 
+def _reason(status: int, item: dict) -> str:
+    """An item's failure as dead letters and logs give it: ``<status> <type>: <reason>``."""
+    err = item.get("error", {})
+    return f"{status} {err.get('type')}: {err.get('reason')}"
+
+
 @dataclass
 class BulkResult:
     indexed: int = 0
@@ -135,12 +141,9 @@ class ElasticsearchShipper:
                     elif (cause := retry_cause(status)) is not None:
                         failed.append(pos)
                         causes[cause] += 1
-                        if not sample:
-                            err = res.get("error", {})
-                            sample = f"{status} {err.get('type')}: {err.get('reason')}"
+                        sample = sample or _reason(status, res)
                     else:
-                        err = res.get("error", {})
-                        result.rejected.append((pos, f"{status} {err.get('type')}: {err.get('reason')}"))
+                        result.rejected.append((pos, _reason(status, res)))
             if not failed:
                 return
             result.retried += len(failed)
