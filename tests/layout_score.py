@@ -1,0 +1,205 @@
+"""How well the processor's parser reads log headers it was not written for: scored on the layout catalogue.
+
+``tests/data/layouts/catalogue.toml`` holds the header layouts of widely used loggers, servers and operating systems,
+each with golden lines and the fields expected from them; ``levels.toml`` the level words loggers write. This module
+loads both (the catalogue's unit test uses the same loader), and, run as ``python -m tests.layout_score``, parses
+every golden line with ``python_parse_line`` and prints per layout and in total how many lines got the right
+timestamp, the right level (of the lines that have one) and the right message; then the same three shares on the
+seven Loghub samples in ``tests/data/loghub``. It prints figures and writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import sys
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parent / "data" / "layouts"
+CATALOGUE = DATA / "catalogue.toml"
+LEVELS = DATA / "levels.toml"
+
+# The fields a golden line may expect besides ``@timestamp`` and ``message``: ECS names, as the parser fills them.
+FIELDS = ("log.level", "process.pid", "process.thread.id", "process.thread.name", "process.name", "log.logger",
+          "host.hostname")
+INT_FIELDS = ("process.pid", "process.thread.id")
+
+
+def load_catalogue() -> dict[str, Any]:
+    with CATALOGUE.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def load_levels() -> dict[str, Any]:
+    with LEVELS.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """A golden ``@timestamp`` (``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ``) as an aware datetime, nanoseconds cut to micros."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{9})Z", text)
+    if m is None:
+        raise ValueError(f"not RFC 3339 UTC with nanoseconds: {text!r}")
+    return datetime.strptime(m[1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC, microsecond=int(m[2][:6]))
+
+
+def nanos(text: str) -> str:
+    """The nine fraction digits of a golden ``@timestamp``."""
+    return text[20:29]
+
+
+def parse_offset(text: str) -> timezone:
+    m = re.fullmatch(r"([+-])(\d\d):?(\d\d)", text)
+    if m is None:
+        raise ValueError(f"not a UTC offset: {text!r}")
+    minutes = int(m[2]) * 60 + int(m[3])
+    return timezone(timedelta(minutes=-minutes if m[1] == "-" else minutes))
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_TOKEN = re.compile(r"%(-|:)?(\d)?([A-Za-z%])")
+
+
+def render(fmt: str, stamp: str, offset: str | None = None) -> str:
+    """Write a golden ``@timestamp`` the way a layout's ``timestamp`` format says, in the line's own UTC offset.
+
+    The format's tokens are strftime's with GNU date's fractions: ``%Y %y %m %d %H %M %S %b %a %p %z %Z %s %%``,
+    ``%e`` (day padded with a space), ``%-m %-d %-I`` (no padding), ``%I`` (12-hour clock), ``%:z`` (``+01:00``),
+    ``%3N``/``%4N``/``%6N``/``%9N`` (the first digits of the fraction). Going this way (from the expected value to
+    the text) needs no parser, so the catalogue's test can check every golden line against its expected time.
+    """
+    tz = parse_offset(offset) if offset else UTC
+    dt = parse_rfc3339(stamp).astimezone(tz)
+    frac = nanos(stamp)
+
+    def one(m: re.Match[str]) -> str:
+        flag, width, code = m.groups()
+        hour12 = dt.hour % 12 or 12
+        table = {
+            "Y": f"{dt.year:04d}", "y": f"{dt.year % 100:02d}", "m": f"{dt.month:02d}", "d": f"{dt.day:02d}",
+            "e": f"{dt.day:2d}", "H": f"{dt.hour:02d}", "I": f"{hour12:02d}", "M": f"{dt.minute:02d}",
+            "S": f"{dt.second:02d}", "b": _MONTHS[dt.month - 1], "a": _DAYS[dt.weekday()],
+            "p": "AM" if dt.hour < 12 else "PM", "N": frac[: int(width or 9)], "%": "%",
+            "s": str(int(parse_rfc3339(stamp).timestamp())),
+            "Z": "UTC" if dt.utcoffset() == timedelta(0) else "?",
+        }
+        if code == "z":
+            total = int(dt.utcoffset().total_seconds()) // 60  # type: ignore[union-attr]
+            sign, total = ("-" if total < 0 else "+"), abs(total)
+            return f"{sign}{total // 60:02d}{':' if flag == ':' else ''}{total % 60:02d}"
+        if flag == "-":
+            return {"m": str(dt.month), "d": str(dt.day), "I": str(hour12), "H": str(dt.hour)}[code]
+        return table[code]
+
+    return _TOKEN.sub(one, fmt)
+
+
+@dataclass
+class Tally:
+    lines: int = 0
+    time_ok: int = 0
+    with_level: int = 0
+    level_ok: int = 0
+    message_ok: int = 0
+
+    def add(self, other: Tally) -> None:
+        for name in ("lines", "time_ok", "with_level", "level_ok", "message_ok"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def row(self, name: str) -> str:
+        def share(n: int, d: int) -> str:
+            return f"{n:>4}/{d:<4} {n / d:6.1%}" if d else f"{'-':>9} {'':6}"
+
+        return (f"{name:<34} {share(self.time_ok, self.lines)}  {share(self.level_ok, self.with_level)}  "
+                f"{share(self.message_ok, self.lines)}")
+
+
+HEAD = f"{'':<34} {'timestamp':<16}  {'level':<16}  {'message':<16}"
+
+
+def score_layouts(verbose: bool = False) -> tuple[dict[str, Tally], Tally]:
+    from processor.parsers import python_parse_line
+
+    catalogue = load_catalogue()
+    receive_ns = _ns(catalogue["receive_time"])
+    per: dict[str, Tally] = {}
+    total = Tally()
+    for layout in catalogue["layout"]:
+        t = Tally()
+        for golden in layout["line"]:
+            p = python_parse_line(golden["line"], receive_ns)
+            t.lines += 1
+            time_ok = p.time_ns == _ns(golden["@timestamp"])
+            t.time_ok += time_ok
+            level_ok = True
+            if "log.level" in golden:
+                t.with_level += 1
+                level_ok = p.level == golden["log.level"]
+                t.level_ok += level_ok
+            message_ok = p.message == golden["message"]
+            t.message_ok += message_ok
+            if verbose and not (time_ok and level_ok and message_ok):
+                print(f"  {layout['name']}: {golden['line']!r}\n    got {p.time_ns} {p.level!r} {p.message!r}")
+        per[layout["name"]] = t
+        total.add(t)
+    return per, total
+
+
+def score_loghub() -> dict[str, Tally]:
+    """The same three shares on the seven Loghub samples, with the ground truth ``tests/unit/test_loghub.py`` reads."""
+    from processor.parsers import python_parse_line
+    from tests.unit.test_loghub import _LEVELS, LOGHUB, NOW, SYSTEMS
+
+    out: dict[str, Tally] = {}
+    for system, (stamp, expected) in sorted(SYSTEMS.items()):
+        lines = (LOGHUB / system / f"{system}_2k.log").read_text(encoding="utf-8", errors="replace").splitlines()
+        with open(LOGHUB / system / f"{system}_2k.log_structured.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        t = Tally()
+        for line, row in zip(lines, rows, strict=True):
+            p = python_parse_line(line, NOW)
+            t.lines += 1
+            t.time_ok += p.time_ns == stamp(row)
+            level = expected(row).get("level")
+            if level is not None:
+                t.with_level += 1
+                t.level_ok += p.level == _LEVELS.get(level, level)
+            t.message_ok += p.message.rstrip() == row["Content"].rstrip()
+        out[system] = t
+    return out
+
+
+def _ns(stamp: str) -> int:
+    from logjet.timeparse import rfc3339_ns
+
+    ns = rfc3339_ns(stamp)
+    if ns is None:
+        raise ValueError(f"unreadable timestamp {stamp!r}")
+    return ns
+
+
+def main(argv: list[str]) -> int:
+    per, total = score_layouts(verbose="-v" in argv)
+    print(f"Layout catalogue ({len(per)} layouts, python_parse_line)\n{HEAD}")
+    for name, t in per.items():
+        print(t.row(name))
+    print(total.row("TOTAL"))
+    print(f"\nLoghub samples (python_parse_line)\n{HEAD}")
+    all_loghub = Tally()
+    for system, t in score_loghub().items():
+        print(t.row(system))
+        all_loghub.add(t)
+    print(all_loghub.row("TOTAL"))
+    return 0
+
+
+if __name__ == "__main__":
+    # Only the Python reference is scored: it needs no compiled core in the checkout.
+    os.environ.setdefault("LOGJET_CORE", "python")
+    sys.exit(main(sys.argv[1:]))

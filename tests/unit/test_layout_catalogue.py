@@ -1,0 +1,148 @@
+"""The layout catalogue and its golden lines are well-formed, and every golden line agrees with its expected fields.
+
+The agreement checks go from the expected value to the text, so they need no parser: the expected ``@timestamp``
+written in the layout's own format (and the line's own offset) is in the header, the message is the text after the
+header, a level word that ``levels.toml`` maps to the expected level is in the header, and so are the expected pid,
+thread, logger and host. A typo in a golden line or in its expectation fails here, not in the score.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from processor.parsers import SYSLOG_LEVEL, normal_level
+from tests.layout_score import FIELDS, INT_FIELDS, load_catalogue, load_levels, parse_rfc3339, render
+
+CATALOGUE = load_catalogue()
+LEVELS = load_levels()
+LAYOUTS = CATALOGUE["layout"]
+RECEIVED = parse_rfc3339(CATALOGUE["receive_time"])
+KNOWN_LEVELS = set(LEVELS["normalised"])
+_SYSLOG_SEVERITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug")
+_KEYS = {"name", "source", "pattern", "timestamp", "zone", "has_year", "has_date", "has_zone", "has_fraction",
+         "header", "message", "level_from", "notes", "line"}
+_LINE_KEYS = {"line", "@timestamp", "message", "written_offset", *FIELDS}
+_YES_NO = {"yes", "no", "optional"}
+
+
+def _lines() -> list[tuple[dict, dict]]:
+    return [(layout, line) for layout in LAYOUTS for line in layout["line"]]
+
+
+def _id(pair: tuple[dict, dict]) -> str:
+    layout, line = pair
+    return f"{layout['name']}:{layout['line'].index(line)}"
+
+
+def test_at_least_forty_layouts_with_unique_names() -> None:
+    names = [layout["name"] for layout in LAYOUTS]
+    assert len(names) >= 40
+    assert len(set(names)) == len(names), sorted(n for n in names if names.count(n) > 1)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout["name"])
+def test_layout_is_described(layout: dict) -> None:
+    assert set(layout) <= _KEYS, set(layout) - _KEYS
+    assert re.fullmatch(r"[a-z0-9][a-z0-9.-]*", layout["name"])
+    assert len(layout["source"]) >= 20 and ("http" in layout["source"] or "section" in layout["source"])
+    assert layout["pattern"] and layout["header"] and layout["timestamp"]
+    assert layout["zone"] in {"none", "offset", "name", "utc", "epoch"}
+    for key in ("has_year", "has_date", "has_zone", "has_fraction"):
+        assert layout[key] in _YES_NO, key
+    assert layout["message"] in {"after-header", "whole-line", "logfmt"}
+    assert layout["level_from"] in {"word", "pri", "none"}
+    assert len(layout["line"]) >= 3
+    levels = [line.get("log.level") for line in layout["line"]]
+    if layout["level_from"] == "none":
+        assert not any(levels)
+    else:  # golden lines of a layout with levels show several of them
+        assert len(set(levels)) >= 2, levels
+    if layout["has_fraction"] != "no" and "%s" not in layout["timestamp"][0]:
+        assert any(line["@timestamp"][20:29] != "000000000" for line in layout["line"]), "no line with a fraction"
+
+
+@pytest.mark.parametrize("pair", _lines(), ids=_id)
+def test_golden_line_is_well_formed(pair: tuple[dict, dict]) -> None:
+    layout, golden = pair
+    assert set(golden) <= _LINE_KEYS, set(golden) - _LINE_KEYS
+    stamp = parse_rfc3339(golden["@timestamp"])  # raises unless RFC 3339, UTC, nanoseconds
+    if layout["has_year"] == "no" or layout["has_date"] == "no":
+        # Read as received at receive_time: never more than a day ahead of it, never a year behind.
+        assert RECEIVED - timedelta(days=366) < stamp <= RECEIVED + timedelta(days=1)
+    if layout["has_date"] == "no":
+        assert stamp.date() == RECEIVED.date()
+    if "log.level" in golden:
+        assert golden["log.level"] in KNOWN_LEVELS
+    for key in INT_FIELDS:
+        if key in golden:
+            assert type(golden[key]) is int
+    assert isinstance(golden["message"], str) and golden["message"]
+
+
+def _header(layout: dict, golden: dict) -> str:
+    line, message = golden["line"], golden["message"]
+    if layout["message"] == "after-header":
+        assert line.endswith(message), "the message is not the end of the line"
+        header = line[: len(line) - len(message)]
+        assert header, "no header before the message"
+        return header
+    if layout["message"] == "whole-line":
+        assert message == line
+        return line
+    quoted = '"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    assert f"msg={quoted}" in line or f"msg={message}" in line
+    return line
+
+
+@pytest.mark.parametrize("pair", _lines(), ids=_id)
+def test_golden_line_agrees_with_its_expectations(pair: tuple[dict, dict]) -> None:
+    layout, golden = pair
+    header = _header(layout, golden)
+    written = [render(fmt, golden["@timestamp"], golden.get("written_offset")) for fmt in layout["timestamp"]]
+    assert any(w in header for w in written), f"none of {written} in {header!r}"
+    level = golden.get("log.level")
+    if level and layout["level_from"] == "pri":
+        pri = int(re.match(r"<(\d{1,3})>", golden["line"])[1])  # type: ignore[index]
+        assert SYSLOG_LEVEL[_SYSLOG_SEVERITIES[pri % 8]] == level
+    elif level:
+        words = [w for w in LEVELS["word"] if w["level"] == level]
+        assert any(_has_word(header, w["word"]) for w in words), f"no word for {level!r} in {header!r}"
+    for key in FIELDS:
+        if key != "log.level" and key in golden:
+            assert str(golden[key]) in header, key
+
+
+def _has_word(header: str, word: str) -> bool:
+    if not word[0].isalnum():  # Redis's symbols
+        return f" {word} " in header
+    # Not inside a longer word; a single letter may be glued to digits (glog's I1129, MongoDB's D1).
+    return re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", header, re.IGNORECASE) is not None
+
+
+def test_levels_vocabulary() -> None:
+    known = KNOWN_LEVELS
+    # The vocabulary's levels are the ones the processor already writes: its syslog severities, and each a fixed
+    # point of its own normalisation.
+    assert set(SYSLOG_LEVEL.values()) <= known
+    assert all(normal_level(level) == level for level in known)
+    seen: set[tuple[str, str]] = set()
+    for entry in LEVELS["word"]:
+        assert set(entry) <= {"word", "level", "used_by", "case_sensitive"}
+        assert entry["level"] in known, entry
+        assert entry["used_by"], entry
+        key = (entry["word"] if entry.get("case_sensitive") else entry["word"].lower(), entry["level"])
+        assert key not in seen, entry
+        seen.add(key)
+    # Every word the processor's parser already recognises is in the vocabulary, with the same normalisation.
+    vocabulary = {(e["word"].lower(), e["level"]) for e in LEVELS["word"]}
+    for word in ("trace", "debug", "info", "notice", "warn", "warning", "error", "err", "critical", "crit", "fatal",
+                 "severe", "alert", "emerg", "emergency"):
+        assert (word, normal_level(word)) in vocabulary, word
+
+
+def test_every_expected_level_is_reachable_from_the_vocabulary() -> None:
+    used = {line["log.level"] for _, line in _lines() if "log.level" in line}
+    assert used <= {e["level"] for e in LEVELS["word"]}
