@@ -4,8 +4,9 @@
 each with golden lines and the fields expected from them; ``levels.toml`` the level words loggers write. This module
 loads both (the catalogue's unit test uses the same loader), and, run as ``python -m tests.layout_score``, parses
 every golden line with ``python_parse_line`` and prints per layout and in total how many lines got the right
-timestamp, the right level (of the lines that have one) and the right message; then the same three shares on the
-seven Loghub samples in ``tests/data/loghub``. It prints figures and writes nothing.
+timestamp, the right level (of the lines that have one), the right message, and, of the lines whose layout has
+them, all of pid, thread, logger, host and program right; then the same shares on the seven Loghub samples in
+``tests/data/loghub``. It prints figures and writes nothing.
 """
 
 from __future__ import annotations
@@ -107,9 +108,11 @@ class Tally:
     with_level: int = 0
     level_ok: int = 0
     message_ok: int = 0
+    with_fields: int = 0
+    fields_ok: int = 0
 
     def add(self, other: Tally) -> None:
-        for name in ("lines", "time_ok", "with_level", "level_ok", "message_ok"):
+        for name in ("lines", "time_ok", "with_level", "level_ok", "message_ok", "with_fields", "fields_ok"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def row(self, name: str) -> str:
@@ -117,10 +120,18 @@ class Tally:
             return f"{n:>4}/{d:<4} {n / d:6.1%}" if d else f"{'-':>9} {'':6}"
 
         return (f"{name:<34} {share(self.time_ok, self.lines)}  {share(self.level_ok, self.with_level)}  "
-                f"{share(self.message_ok, self.lines)}")
+                f"{share(self.message_ok, self.lines)}  {share(self.fields_ok, self.with_fields)}")
+
+    def count_fields(self, got: dict[str, Any], want: dict[str, Any]) -> bool:
+        if not want:
+            return True
+        self.with_fields += 1
+        ok = all(got.get(k) == v for k, v in want.items())
+        self.fields_ok += ok
+        return ok
 
 
-HEAD = f"{'':<34} {'timestamp':<16}  {'level':<16}  {'message':<16}"
+HEAD = f"{'':<34} {'timestamp':<16}  {'level':<16}  {'message':<16}  {'pid/thread/logger/host':<16}"
 
 
 def score_layouts(verbose: bool = False) -> tuple[dict[str, Tally], Tally]:
@@ -145,8 +156,10 @@ def score_layouts(verbose: bool = False) -> tuple[dict[str, Tally], Tally]:
                 t.level_ok += level_ok
             message_ok = p.message == golden["message"]
             t.message_ok += message_ok
-            if verbose and not (time_ok and level_ok and message_ok):
-                print(f"  {layout['name']}: {golden['line']!r}\n    got {p.time_ns} {p.level!r} {p.message!r}")
+            fields_ok = t.count_fields(p.fields, {k: golden[k] for k in FIELDS[1:] if k in golden})
+            if verbose and not (time_ok and level_ok and message_ok and fields_ok):
+                print(f"  {layout['name']}: {golden['line']!r}\n    got {p.time_ns} {p.level!r} {p.message!r} "
+                      f"{p.fields}")
         per[layout["name"]] = t
         total.add(t)
     return per, total
@@ -167,7 +180,9 @@ def score_loghub() -> dict[str, Tally]:
             p = python_parse_line(line, NOW)
             t.lines += 1
             t.time_ok += p.time_ns == stamp(row)
-            level = expected(row).get("level")
+            want = expected(row)
+            level = want.pop("level", None)
+            t.count_fields(p.fields, want)
             if level is not None:
                 t.with_level += 1
                 t.level_ok += p.level == _LEVELS.get(level, level)
