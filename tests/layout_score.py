@@ -166,7 +166,7 @@ def score_layouts(verbose: bool = False) -> tuple[dict[str, Tally], Tally]:
 
 
 def score_loghub() -> dict[str, Tally]:
-    """The same three shares on the seven Loghub samples, with the ground truth ``tests/unit/test_loghub.py`` reads."""
+    """The same shares on the seven Loghub samples, from the ground truth ``tests/unit/test_loghub.py`` reads."""
     from processor.parsers import python_parse_line
     from tests.unit.test_loghub import _LEVELS, LOGHUB, NOW, SYSTEMS
 
