@@ -98,6 +98,18 @@ def _demo_env(settings: LogjetSettings, demo: DemoSource, env: dict[str, str]) -
     env["LOGJET_API_FILTER_FIELDS"] = orjson.dumps(fields).decode()
 
 
+def _answers(url: str) -> bool:
+    import httpx
+
+    host = httpx.URL(url).host
+    if host in ("0.0.0.0", "::"):  # a wildcard bind answers on loopback
+        url = url.replace(host, "127.0.0.1", 1)
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _demo_config(demo: DemoSource) -> Path:
     import yaml
 
@@ -158,11 +170,6 @@ def run_up(settings: LogjetSettings, paths: list[str], config: Path | None, keep
         "api": subprocess.Popen([*base, "serve"], env=env),
     }
     url = f"http://{settings.api.host}:{settings.api.port}"
-    examples = "".join(f"  curl '{q}'\n" for q in example_queries(url, demo is not None))
-    top = (f"logjet top --collector http://{settings.collector.metrics_host}:{ports['collector']} "
-           f"--processor http://{settings.processor.metrics_host}:{ports['processor']} --api {url}")
-    typer.echo(f"\nlogjet is up. API and explorer: {url}/\n  curl '{url}/readyz'\n{examples}"
-               f"The pipeline at a glance: {top}\nCtrl-C stops everything.")
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -171,6 +178,15 @@ def run_up(settings: LogjetSettings, paths: list[str], config: Path | None, keep
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    # "up" is said when it holds: once the API answers (the example queries are then worth running).
+    while not stopping and not _answers(f"{url}/healthz") and all(p.poll() is None for p in children.values()):
+        time.sleep(0.2)
+    if not stopping and all(p.poll() is None for p in children.values()):
+        examples = "".join(f"  curl '{q}'\n" for q in example_queries(url, demo is not None))
+        top = (f"logjet top --collector http://{settings.collector.metrics_host}:{ports['collector']} "
+               f"--processor http://{settings.processor.metrics_host}:{ports['processor']} --api {url}")
+        typer.echo(f"\nlogjet is up. API and explorer: {url}/\n  curl '{url}/readyz'\n{examples}"
+                   f"The pipeline at a glance: {top}\nCtrl-C stops everything.")
     rc = 0
     while not stopping:
         dead = {name: p.returncode for name, p in children.items() if p.poll() is not None}
