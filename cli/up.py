@@ -195,11 +195,11 @@ def run_up(settings: LogjetSettings, paths: list[str], config: Path | None, keep
             rc = 1
             break
         time.sleep(0.2)
-    if demo:
-        demo.stop()
     for proc in children.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
+    if demo:
+        demo.stop()  # while the children shut down
     for name, proc in children.items():
         try:
             proc.wait(timeout=30)
