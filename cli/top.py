@@ -249,7 +249,7 @@ def render_text(snap: dict[str, Any]) -> list[str]:
     lines.append(f"ELASTICSEARCH  {e['url'] or ''}" + ("" if e["up"] else f"  DOWN: {e['error']}"))
     if e["up"]:
         lines.append(f"  indexed/s {_fmt(e['documents_per_s'])}  write rejections {e['write_rejections']}  "
-                     f"write queue {e['write_queue']}  index failures {e['index_failed']}  "
+                     f"write queue {e['write_queue']}  failed index ops {e['index_failed']}  "
                      f"documents {_fmt(e['documents'])}")
     a = snap["api"]
     lines.append("")

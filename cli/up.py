@@ -52,20 +52,6 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(sock.getsockname()[1])
 
 
-def _free_ports() -> int:
-    """A port free for both TCP and UDP on loopback (the demo's two syslog listeners share nothing, but one number
-    each is simpler to read)."""
-    for _ in range(50):
-        port = _free_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                sock.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    return _free_port(socket.SOCK_DGRAM)
-
-
 def example_queries(url: str, demo: bool) -> list[str]:
     """The searches `up` suggests; with the demo, each names something the demo writes (a test runs every one)."""
     if not demo:
@@ -131,19 +117,19 @@ def run_up(settings: LogjetSettings, paths: list[str], config: Path | None, keep
     if stack is not None:
         before = (stack.kafka.process.pid(), stack.elasticsearch.process.pid())
         stack.up(log=typer.echo)
-        # Only what this `up` started is stopped on exit: servers already running (ours from an earlier `up`, or
-        # someone else's answering on the ports) stay.
+        # The stack is stopped on exit only when this `up` started a server of it; a server answering on the ports
+        # that logjet did not start (no pid file of ours) is used and never stopped.
         after = (stack.kafka.process.pid(), stack.elasticsearch.process.pid())
         started_stack = any(a is not None and a != b for a, b in zip(after, before, strict=True))
     env = dict(os.environ)
     demo = None
     if not paths:
-        demo = DemoSource(Path(tempfile.mkdtemp(prefix="logjet-demo-")), DemoSyslog(_free_ports(), _free_ports()))
+        syslog = DemoSyslog(udp_port=_free_port(socket.SOCK_DGRAM), tcp_port=_free_port())
+        demo = DemoSource(Path(tempfile.mkdtemp(prefix="logjet-demo-")), syslog)
         demo.start()
         _demo_env(settings, demo, env)
         typer.echo(f"no paths given: a demo shop writes Docker, Kubernetes (CRI) and application logs under "
-                   f"{demo.directory} and sends syslog to udp:{demo.syslog.udp_port} and "  # type: ignore[union-attr]
-                   f"tcp:{demo.syslog.tcp_port}")  # type: ignore[union-attr]
+                   f"{demo.directory} and sends syslog to udp:{syslog.udp_port} and tcp:{syslog.tcp_port}")
     # /metrics of the collector and the processor, for `logjet top`, unless configured.
     ports = {"collector": settings.collector.metrics_port, "processor": settings.processor.metrics_port}
     for component, port in ports.items():
