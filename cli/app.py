@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -28,6 +29,28 @@ ConfigOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional here
     typer.Option("--config", "-c", envvar="LOGJET_CONFIG", help="YAML settings file.", exists=True, dir_okay=False),
 ]
+
+
+# The component each command runs, named on its log lines (and inherited by the processes it starts).
+_COMPONENTS = {"collect": "collector", "process": "processor", "serve": "api", "dead-letters": "maintenance"}
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    log_format: Annotated[str, typer.Option(
+        "--log-format", envvar="LOGJET_LOG_FORMAT",
+        help="text, or json: one object per line (time, level, logger, message, component, exception).")] = "text",
+) -> None:
+    from logjet.logs import LOG_FORMATS
+
+    if log_format.lower() not in LOG_FORMATS:
+        raise typer.BadParameter(f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}", param_hint="--log-format")
+    # Through the environment, so that the processes a command starts (up's children, the processor's workers)
+    # write the same format.
+    os.environ["LOGJET_LOG_FORMAT"] = log_format.lower()
+    name = ctx.invoked_subcommand or "logjet"
+    os.environ["LOGJET_LOG_COMPONENT"] = _COMPONENTS.get(name, name)
 
 
 def _settings(config: Path | None) -> LogjetSettings:
@@ -225,8 +248,47 @@ def serve(
     # access_log off: the API writes its own request log (with the key's name), one line per request.
     server = _GracefulServer(uvicorn.Config(create_app(settings), host=bind, port=port or settings.api.port,
                                             log_level="info", access_log=False,
+                                            # uvicorn's lines through logjet's handler and format (text or json).
+                                            log_config=None,
                                             timeout_graceful_shutdown=_API_SHUTDOWN_S))
     server.run()
+
+
+@app.command("top")
+def top(
+    config: ConfigOpt = None,
+    collector: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Collector's metrics URL (default: collector.metrics_host/port).")] = None,
+    processor: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Processor's metrics URL (default: processor.metrics_host/port).")] = None,
+    api: Annotated[Optional[str], typer.Option(help="API URL (default: api.host/port).")] = None,  # noqa: UP045
+    elasticsearch: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Elasticsearch URL (default: elasticsearch.url).")] = None,
+    api_token: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        envvar="LOGJET_TOKEN", help="API key for the API's /metrics (not needed in open demo mode).")] = None,
+    once: Annotated[bool, typer.Option(help="Print one view (rates over --interval) and exit.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="With --once: the view as JSON.")] = False,
+    interval: Annotated[float, typer.Option(min=0.1, max=60, help="Seconds between refreshes.")] = 1.0,
+) -> None:
+    """The pipeline on one screen: inputs, processor, Elasticsearch and API, refreshed every second."""
+    from cli.top import Endpoints, run
+
+    settings = _settings(config)
+    cs, ps = settings.collector, settings.processor
+
+    def local(host: str, port: int | None) -> str | None:
+        return f"http://{host}:{port}" if port else None
+
+    endpoints = Endpoints(
+        collector=collector or local(cs.metrics_host, cs.metrics_port),
+        processor=processor or local(ps.metrics_host, ps.metrics_port),
+        api=api or local(settings.api.host, settings.api.port),
+        elasticsearch=elasticsearch or settings.elasticsearch.url,
+        api_token=api_token,
+    )
+    if json_output and not once:
+        raise ConfigError("--json needs --once")
+    raise typer.Exit(run(endpoints, once, json_output, interval, echo=typer.echo))
 
 
 dead_letters_app = typer.Typer(no_args_is_help=True, help="The dead-letter topic.")

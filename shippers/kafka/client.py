@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from logjet.config import HIDDEN, KafkaSettings, is_secret_key, redact_url
 from logjet.errors import ConfigError
+from logjet.logs import kafka_logger
 
 __all__ = ["consumer_config", "make_admin", "make_consumer", "make_producer", "producer_config"]
 
@@ -30,6 +31,8 @@ def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]
         "message.timeout.ms": 0,
         "queue.buffering.max.kbytes": 65536,
         "log_level": 3,
+        # librdkafka's lines through Python logging (served by poll()), rate-limited, instead of raw on stderr.
+        "logger": kafka_logger(),
     }
     conf.update(overrides)
     conf.update(settings.options)
@@ -49,6 +52,7 @@ def consumer_config(settings: KafkaSettings, group_id: str, **overrides: Any) ->
         "max.partition.fetch.bytes": 10_485_760,
         "partition.assignment.strategy": "cooperative-sticky",
         "log_level": 3,
+        "logger": kafka_logger(),
     }
     conf.update(overrides)
     conf.update(settings.options)
@@ -78,6 +82,7 @@ def make_consumer(settings: KafkaSettings, group_id: str, **overrides: Any) -> C
 
 
 def make_admin(settings: KafkaSettings) -> AdminClient:
-    conf = {"bootstrap.servers": settings.bootstrap, "log_level": 3}
+    # An admin client serves its log lines only when polled: those of a call that fails are in its exception.
+    conf: dict[str, Any] = {"bootstrap.servers": settings.bootstrap, "log_level": 3, "logger": kafka_logger()}
     conf.update({k: v for k, v in settings.options.items() if k.startswith(("security.", "sasl.", "ssl."))})
     return _build(AdminClient, conf)
