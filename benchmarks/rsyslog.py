@@ -5,8 +5,13 @@ even with a broken action and only disables it), feeds it, and reads its impstat
 until the work is acknowledged:
 
 - B4 files: imfile reads the corpus from byte 0 -> omkafka (acks=all, idempotence, zstd: logjet's producer
-  settings); done when omkafka's ``acked`` equals the lines. omkafka serves librdkafka's delivery reports only while
-  it has messages to send or on SIGHUP, so the runner sends SIGHUP every second while it waits.
+  settings); done when omkafka's ``acked`` equals the lines. omkafka serves librdkafka's delivery reports (the only
+  place ``acked`` moves) only when it is handed a message or on SIGHUP, so the runner sends SIGHUP every second
+  while it waits. The action has ``reopenOnHup="off"``: with omkafka's default (on) each SIGHUP destroys the
+  producer (flushing it) and builds a new one, once a second for the whole run; off, a SIGHUP only serves the
+  delivery reports (``rd_kafka_poll``; and it must not come before the first message, see ``_Rsyslogd.wait``).
+  impstats' own interval cannot replace the SIGHUP: it emits the counters, it does not move them, and after the
+  last message nothing else would serve the reports.
 - B4 syslog: imtcp (one connection, newline framing) or imudp (paced like logjet's run) -> omkafka, the same way.
 - B5: imkafka reads the logjet wire records of the B2 corpus -> mmjsonparse -> one document per entry (RainerScript
   ``foreach``) -> omelasticsearch bulk into a plain index; done when ``response.success`` equals the entries.
@@ -77,7 +82,8 @@ ruleset(name="bench" queue.type="FixedArray" queue.size="100000" queue.dequeueBa
         queue.workerThreads="1") {{
   {pre}
   action(type="omkafka" name="kafka" broker=["{bootstrap}"] topic="{topic}" template="doc"
-         confParam=[{params}] resubmitOnFailure="on" keepFailedMessages="off" closeTimeout="30000")
+         confParam=[{params}] resubmitOnFailure="on" keepFailedMessages="off" closeTimeout="30000"
+         reopenOnHup="off")
 }}
 """
 
@@ -219,12 +225,17 @@ class _Rsyslogd:
         return out
 
     def wait(self, done, timeout_s: float, stall_s: float | None = None) -> tuple[float, dict[str, dict]]:  # noqa: ANN001
-        """Wait until ``done(stats)``; SIGHUP every second so omkafka reports its deliveries. With ``stall_s``, also
+        """Wait until ``done(stats)``; SIGHUP every second so omkafka serves its delivery reports (reopenOnHup off:
+        the producer is kept). With ``stall_s``, also
         stop once the counters stood still that long (UDP: what was lost never arrives)."""
         t0 = time.monotonic()
         last, still_since = None, time.monotonic()
+        stats = self.stats()
         while True:
-            self.proc.send_signal(signal.SIGHUP)
+            # omkafka opens its producer with the first message it is handed, and with reopenOnHup off 8.2302
+            # crashes on a SIGHUP before that (it polls a producer that does not exist yet): none until then.
+            if stats.get("omkafka", {}).get("submitted", 0) > 0:
+                self.proc.send_signal(signal.SIGHUP)
             time.sleep(1.0)
             stats = self.stats()
             if done(stats):
