@@ -7,7 +7,7 @@ import orjson
 
 from benchmarks.corpus import entries, file_lines, syslog_messages, wire_records
 from benchmarks.end_to_end import _steady
-from benchmarks.hot_path import make_batches, run_floor, run_logjet
+from benchmarks.hot_path import CORES, CoreWorker, floor_body, make_batches, run_floor, run_logjet
 from benchmarks.processor import _window
 from benchmarks.tail_latency import TailRun, delivery, markdown, summarize
 from logjet.wire import decode_record
@@ -51,9 +51,21 @@ def test_b3_steady_rate_is_taken_between_10_and_90_percent() -> None:
 
 
 def test_floor_encodes_what_it_decodes() -> None:
-    batches, _ = make_batches(1000)
-    value = batches[0][0].value()
-    assert orjson.loads(value)["entries"]
+    batches, size = make_batches(2500)
+    want = [e for r in (r for b in batches for r in b) for e in orjson.loads(r.value())["entries"]]
+    bodies = [floor_body(b) for b in batches]
+    got = [orjson.loads(line) for _, body in bodies for line in body.split(b"\n")]
+    assert got == want and sum(n for n, _ in bodies) == len(want) == 2500
+    assert run_floor(batches, size).entries == 2500
+
+
+def test_b1_workers_run_the_core_they_are_started_with_on_the_same_batches() -> None:
+    _, size = make_batches(300)
+    for core in CORES:
+        with CoreWorker(core, 300) as worker:
+            assert (worker.core, worker.entries, worker.bytes) == (core, 300, size)
+            run = worker.run()
+            assert (run.entries, run.bytes) == (300, size) and run.cpu_s > 0
 
 
 def test_tail_delivery_counts_missed_repeated_foreign_and_order() -> None:
