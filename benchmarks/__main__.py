@@ -24,7 +24,7 @@ from benchmarks.collector import run_files, run_syslog
 from benchmarks.corpus import LOGHUB_DIR, syslog_messages, write_file_corpus
 from benchmarks.end_to_end import bulk_bodies, run_ceiling, run_e2e
 from benchmarks.hot_path import CORES, CoreWorker, make_batches, run_floor
-from benchmarks.processor import preload, run_process
+from benchmarks.processor import preload, processor_core, run_process
 from benchmarks.tail_latency import pct, run_tail, summarize
 from logjet.config import ProcessorSettings
 
@@ -106,7 +106,17 @@ def _show_tail(run) -> str:  # noqa: ANN001 - benchmarks.tail_latency.TailRun
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    if sys.argv[1:2] == ["report"]:
+        from benchmarks.report import main as report
+
+        return report(sys.argv[2:])
+    if sys.argv[1:2] == ["fuzz"]:
+        from benchmarks.fuzz import main as fuzz
+
+        return fuzz(sys.argv[2:])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     epilog="python -m benchmarks report: the README tables from the result files; "
+                                            "python -m benchmarks fuzz: the transform under generated inputs")
     parser.add_argument("--lines", type=int, default=2_000_000, help="corpus size for B4 files and B2")
     parser.add_argument("--es-entries", type=int, default=500_000, help="entries of each B5 run (into Elasticsearch)")
     parser.add_argument("--runs", type=int, default=5, help="measured runs per benchmark (after one warm-up)")
@@ -216,6 +226,7 @@ def main() -> int:
                 latest["b4_ratio_to_rsyslog"] = round(ratio["median"], 4)
                 notes.pop("b4_ratio_to_rsyslog")
                 details["b4_files"].update({"rsyslog_lines_per_s_core": rs_core, "ratio_to_rsyslog": ratio,
+                                            "rsyslog_settings": rsyslog.OMKAFKA_SETTINGS,
                                             "rsyslog_wall_lines_per_s": _summary([p.per_s for _, p in pairs])})
             else:
                 notes["b4_ratio_to_rsyslog"] = f"rsyslog peer not run: {peer}"
@@ -253,7 +264,8 @@ def main() -> int:
                                       ""))
                     latest[f"b4_syslog_{protocol}_ratio_to_rsyslog"] = round(ratio["median"], 4)
                     details[f"b4_syslog_{protocol}"].update({"rsyslog_lines_per_s_core": rs_core,
-                                                             "ratio_to_rsyslog": ratio})
+                                                             "ratio_to_rsyslog": ratio,
+                                                             "rsyslog_settings": rsyslog.OMKAFKA_SETTINGS})
             del messages
         if args.only in (None, "b2"):
             topic = preload(bootstrap, args.lines)
@@ -265,13 +277,20 @@ def main() -> int:
                                lambda r: f"{r.per_s:,.0f} entries/s, {r.cpu_s_per_million:.1f} CPU-s/M")
                 rate = _summary([r.per_s for r in runs])
                 cpu = _summary([r.cpu_s_per_million for r in runs])
+                rss = _summary([r.max_worker_rss_mb for r in runs])
                 name = f"B2 processor, {workers} worker{'s' if workers > 1 else ''}, discard sink"
                 goal = ">= 700,000" if workers == 2 else ""
-                table += [(f"{name}: entries/s", rate, goal), (f"{name}: CPU-s per million", cpu, "")]
+                table += [(f"{name}: entries/s", rate, goal), (f"{name}: CPU-s per million", cpu, ""),
+                          (f"{name}: peak worker RSS, MB", rss, "<= 400")]
                 details[f"b2_discard_{workers}w"] = {"entries": args.lines, "runs": len(runs), "entries_per_s": rate,
-                                                     "cpu_s_per_million": cpu}
+                                                     "cpu_s_per_million": cpu, "core": processor_core(),
+                                                     "worker_peak_rss_mb": rss,
+                                                     "worker_peak_rss_mb_by_run": [r.peak_rss_mb for r in runs],
+                                                     "batch_sizes": "defaults"}
                 k = "b2_entries_per_s_1_worker" if workers == 1 else "b2_entries_per_s_2_workers"
                 latest[k] = round(rate["median"])
+                latest[f"b2_worker_peak_rss_mb_{workers}w"] = round(rss["median"], 1)
+                cores_of[k] = cores_of[f"b2_worker_peak_rss_mb_{workers}w"] = processor_core()
                 notes.pop(k, None)
         if args.only in (None, "b5"):
             topic = preload(bootstrap, args.es_entries)
@@ -287,7 +306,8 @@ def main() -> int:
             table += [("B5 logjet process, 1 worker, into ES: entries/s", rate, ""),
                       ("B5 the same: entries per CPU-second of the worker", core, "")]
             details["b5"] = {"entries": args.es_entries, "runs": len(pairs), "entries_per_s": rate,
-                             "entries_per_cpu_s": core}
+                             "entries_per_cpu_s": core, "core": processor_core(),
+                             "span": "both sides between 20% and 80% of the entries indexed"}
             if peer is None:
                 rs_rate = _summary([p.per_s for _, p in pairs])
                 rs_core = _summary([p.per_s_core for _, p in pairs])
@@ -296,6 +316,7 @@ def main() -> int:
                           ("B5 rsyslog: entries per CPU-second", rs_core, ""),
                           ("B5 logjet / rsyslog per CPU-second (same run)", ratio, "")]
                 latest["b5_ratio_to_rsyslog"] = round(ratio["median"], 4)
+                cores_of["b5_ratio_to_rsyslog"] = processor_core()
                 notes.pop("b5_ratio_to_rsyslog")
                 details["b5"].update({"rsyslog_entries_per_s": rs_rate, "rsyslog_entries_per_cpu_s": rs_core,
                                       "ratio_per_cpu_s": ratio,
@@ -325,9 +346,11 @@ def main() -> int:
                       ("B3 pipeline / ceiling (same run)", ratio, ">= 0.9")]
             latest["b3_entries_per_s"] = round(steady["median"])
             latest["b3_ratio_to_es_ceiling"] = round(ratio["median"], 4)
+            cores_of["b3_entries_per_s"] = cores_of["b3_ratio_to_es_ceiling"] = processor_core()
             notes.pop("b3_entries_per_s")
             notes.pop("b3_ratio_to_es_ceiling")
             details["b3"] = {"lines": args.e2e_lines, "runs": len(pairs), "workers": args.e2e_workers,
+                             "core": processor_core(),
                              "bulk_in_flight": concurrency, "steady_entries_per_s": steady,
                              "whole_run_entries_per_s": whole, "ceiling_docs_per_s": ceiling,
                              "ratio_to_ceiling": ratio}
@@ -336,11 +359,13 @@ def main() -> int:
             print(f"API latency: {args.api_documents:,} documents", file=sys.stderr)
             lat = run_api_latency(es_url, bootstrap, args.api_documents)
             for name, values in (("GET /v1/logs (logjet serve, HTTP)", lat.api_ms),
-                                 ("the same search, Elasticsearch directly", lat.es_ms)):
+                                 ("the same requests, Elasticsearch directly", lat.es_ms)):
                 summ = {"median": LatencyResult.pct(values, 50), "min": min(values), "max": max(values)}
                 table.append((f"{name}: ms p50 (p99 {LatencyResult.pct(values, 99):.1f})", summ, ""))
             details["api_latency"] = {
-                "documents": lat.documents, "queries": len(lat.api_ms),
+                "documents": lat.documents, "queries": len(lat.api_ms), "pits_opened": lat.pits_opened,
+                "requests": "a first page: the search for size + 1 documents, and a point in time opened when the "
+                            "API's answer carried one (then closed, untimed), on both paths",
                 "api_ms": {"p50": LatencyResult.pct(lat.api_ms, 50), "p99": LatencyResult.pct(lat.api_ms, 99)},
                 "elasticsearch_ms": {"p50": LatencyResult.pct(lat.es_ms, 50), "p99": LatencyResult.pct(lat.es_ms, 99)},
             }

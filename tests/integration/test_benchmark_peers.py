@@ -55,4 +55,6 @@ def test_sighup_serves_omkafka_deliveries_without_rebuilding_the_producer(endpoi
         assert "doHUP kafka" in internal, internal[-2000:]
     finally:
         daemon.stop()
-        AdminClient({"bootstrap.servers": endpoints.kafka}).delete_topics([topic], operation_timeout=30)
+        admin = AdminClient({"bootstrap.servers": endpoints.kafka})
+        for done in admin.delete_topics([topic], operation_timeout=30).values():
+            done.result()

@@ -8,7 +8,7 @@ import orjson
 from benchmarks.corpus import entries, file_lines, syslog_messages, wire_records
 from benchmarks.end_to_end import _steady
 from benchmarks.hot_path import CORES, CoreWorker, floor_body, make_batches, run_floor, run_logjet
-from benchmarks.processor import _window
+from benchmarks.processor import window
 from benchmarks.tail_latency import TailRun, delivery, markdown, summarize
 from logjet.wire import decode_record
 
@@ -41,7 +41,7 @@ def test_b1_paths_count_every_entry_and_logjet_makes_the_workers_documents() -> 
 def test_b2_window_leaves_out_the_start_and_the_end() -> None:
     # (time, count, cpu): a slow start, then 100 entries a second, then a slow end.
     samples = [(0.0, 1.0, 0.0), (5.0, 10.0, 1.0), (6.0, 20.0, 2.0), (12.0, 80.0, 8.0), (30.0, 100.0, 9.0)]
-    run = _window(samples, 100)
+    run = window(samples, 100)
     assert (run.entries, run.wall_s, run.cpu_s) == (60, 6.0, 6.0)
 
 
