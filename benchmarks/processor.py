@@ -32,7 +32,8 @@ from benchmarks.corpus import wire_records
 from logjet.config import KafkaSettings
 from shippers.kafka import KafkaShipper
 
-__all__ = ["ProcessRun", "drop_data_stream", "preload", "processor_core", "run_process", "start_processor", "window"]
+__all__ = ["IN_ELASTICSEARCH", "ProcessRun", "count", "drop_data_stream", "preload", "processor_core", "run_process",
+           "start_processor", "window"]
 
 RECORD_ENTRIES = 1000
 POLL_S = 0.25
@@ -86,7 +87,10 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def _count(port: int, series: tuple[str, ...]) -> float:
+IN_ELASTICSEARCH = ("logjet_processor_documents_indexed_total", "logjet_processor_duplicates_suppressed_total")
+
+
+def count(port: int, series: tuple[str, ...]) -> float:
     """The sum of ``series`` on the metrics port; -1 while nothing answers."""
     values = [metric(port, name) for name in series]
     return -1.0 if min(values) < 0 else sum(values)
@@ -138,8 +142,7 @@ def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: 
     # Into Elasticsearch, an entry is done when its document is there: indexed now, or found there already when a
     # bulk request that timed out is sent again (a 409 on create, counted as a duplicate suppressed). Counting only
     # the indexed ones would wait forever after such a retry.
-    counters = (("logjet_processor_entries_in_total",) if sink == "discard" else
-                ("logjet_processor_documents_indexed_total", "logjet_processor_duplicates_suppressed_total"))
+    counters = ("logjet_processor_entries_in_total",) if sink == "discard" else IN_ELASTICSEARCH
     err = Path(tempfile.mkstemp(prefix="logjet-b2-", suffix=".err")[1])
     proc = start_processor(bootstrap, es_url, topic, workers, sink, tag, port, err)
     try:
@@ -152,10 +155,10 @@ def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: 
                 raise RuntimeError(f"processor run failed: {err.read_text()[-2000:]}")
             pids = pids or _workers(proc.pid, workers)
             _rss_mb(pids, peaks)
-            count = _count(port, counters)
-            if count > 0:
-                samples.append((time.monotonic(), count, _cpu(pids)))
-                if count >= entries:
+            done = count(port, counters)
+            if done > 0:
+                samples.append((time.monotonic(), done, _cpu(pids)))
+                if done >= entries:
                     run = window(samples, entries)
                     run.peak_rss_mb = [peaks[p] for p in pids if p in peaks]
                     return run
