@@ -79,8 +79,12 @@ NOTES = {
 
 
 def load(results: Path = RESULTS) -> dict[str, dict[str, Any]]:
-    """Every result file, by name."""
+    """Every result file, by name (the fuzz runs' under ``fuzz-``)."""
     return {p.name: orjson.loads(p.read_bytes()) for p in sorted(results.glob("*.json"))}
+
+
+def _benchmarks(files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {n: r for n, r in files.items() if not n.startswith("fuzz-")}
 
 
 def _date(result: dict[str, Any]) -> datetime:
@@ -336,10 +340,27 @@ def _wrap(text: str, width: int = 120) -> str:
     return "\n".join([*lines, line])
 
 
+def _fuzz_section(files: dict[str, dict[str, Any]]) -> list[str]:
+    runs = [(n, r) for n, r in files.items() if n.startswith("fuzz-")]
+    out = ["", "### Fuzz runs"]
+    if not runs:
+        return [*out, "None committed yet: `python -m benchmarks fuzz --inputs 10000000` writes one."]
+    out += ["", "| file | date | inputs | seed | records compared with the reference | failures | seconds | core, "
+                "commit |", "|---|---|---:|---:|---:|---|---:|---|"]
+    for name, r in runs:
+        failures = ", ".join(f"{c}: {f['count']:,}" for c, f in r["failures"].items()) or "none"
+        commit = (r.get("commit") or "?")[:10] + (" (with uncommitted changes)" if r.get("uncommitted_changes") else "")
+        out.append(f"| `results/{name}` | {r['date']} | {r['inputs']:,} | {r['seed']} | {r['sampled_records']:,} | "
+                   f"{failures} | {r['seconds']:,.0f} | {r['core']} {r['crate_version']}, {commit} |")
+    return out
+
+
 def render(files: dict[str, dict[str, Any]]) -> dict[str, str]:
     """The generated sections by marker name: ``report`` (benchmarks/README.md), ``benchmarks`` (README.md)."""
-    body = _latest_section(files) + _tail_section(files) + _before_section(files) + _files_section(files)
-    return {"report": "\n".join(body), "benchmarks": _readme_paragraph(files)}
+    bench = _benchmarks(files)
+    body = (_latest_section(bench) + _tail_section(bench) + _before_section(bench) + _files_section(bench)
+            + _fuzz_section(files))
+    return {"report": "\n".join(body), "benchmarks": _readme_paragraph(bench)}
 
 
 def replace_section(text: str, name: str, body: str) -> str:
