@@ -74,3 +74,16 @@ def test_rows_of_an_older_run_carry_its_core_and_the_notes_of_its_unequal_peer()
     assert len(footnotes) == 2 and footnotes[0].startswith("[1] ") and "reopenOnHup" in footnotes[0]
     assert all("[1]" in line for line in text.splitlines() if "-> omkafka" in line)
     assert all("[2]" in line for line in text.splitlines() if line.startswith("| B5 rsyslog"))
+
+
+def test_fuzz_runs_get_their_own_table_and_stay_out_of_the_benchmark_tables() -> None:
+    files = load()
+    files["fuzz-20261201T000000Z.json"] = {
+        "kind": "fuzz", "date": "2026-12-01T00:00:00+00:00", "inputs": 10_000_000, "seed": 1, "sampled_records": 7,
+        "failures": {"reference": {"count": 3, "examples": []}}, "failed": 3, "seconds": 3600.0, "core": "native",
+        "crate_version": "0.1.0", "commit": "0123456789abcdef", "uncommitted_changes": False}
+    report = render(files)["report"]
+    assert ("| `results/fuzz-20261201T000000Z.json` | 2026-12-01T00:00:00+00:00 | 10,000,000 | 1 | 7 | reference: 3 | "
+            "3,600 | native 0.1.0, 0123456789 |") in report.splitlines()
+    assert report.count("fuzz-20261201T000000Z.json") == 1  # not listed among the benchmark files
+    assert render(files)["benchmarks"] == render(load())["benchmarks"]
