@@ -317,6 +317,8 @@ class Tally:
     documents: int = 0
     dead_letters: int = 0
     sampled: int = 0
+    dead_kinds: dict[str, int] = field(default_factory=dict)  # what the inputs exercised: dead letters by kind,
+    core_answers: dict[str, int] = field(default_factory=dict)  # and parse_batch's answers (parsed, or why not)
     failures: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -371,6 +373,7 @@ def check_batch(transform: Any, items: list[Input], tally: Tally, parse_batch: A
         docs.setdefault(id(origin[0]), []).append((doc_id, body))
     for letter in out.dead:
         dead.setdefault(id(letter.record), []).append(letter)
+        tally.dead_kinds[str(letter.kind)] = tally.dead_kinds.get(str(letter.kind), 0) + 1
     tally.documents += len(out.docs)
     tally.dead_letters += len(out.dead)
     lines: list[str] = []
@@ -409,6 +412,8 @@ def check_batch(transform: Any, items: list[Input], tally: Tally, parse_batch: A
         answers = None
     if answers is not None:
         for line, item, answer in zip(lines, owners, answers, strict=True):
+            said = "parsed" if type(answer) is tuple else str(answer)[:40]
+            tally.core_answers[said] = tally.core_answers.get(said, 0) + 1
             if not (type(answer) is tuple and len(answer) == 5 or type(answer) is str and answer in HANDED_BACK):
                 tally.fail("core_answer", item, f"parse_batch answered {str(answer)[:500]!r}", line)
     if reference is not None and sampled:
@@ -549,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
         "kind": "fuzz", "date": start.isoformat(timespec="seconds"), "inputs": tally.inputs, "seed": args.seed,
         "batch_records": args.batch, "sample_every": args.sample, "records": tally.records, "lines": tally.lines,
         "documents": tally.documents, "dead_letters": tally.dead_letters, "sampled_records": tally.sampled,
+        "dead_letter_kinds": dict(sorted(tally.dead_kinds.items())),
+        "core_answers": dict(sorted(tally.core_answers.items())),
         "checks": list(CHECKS), "failures": {c: {"count": n, "examples": tally.examples[c]}
                                              for c, n in sorted(tally.failures.items())},
         "failed": sum(tally.failures.values()), "seconds": round(seconds, 1), **_core_identity(),
