@@ -24,7 +24,7 @@ from benchmarks.collector import run_files, run_syslog
 from benchmarks.corpus import LOGHUB_DIR, syslog_messages, write_file_corpus
 from benchmarks.end_to_end import bulk_bodies, run_ceiling, run_e2e
 from benchmarks.hot_path import CORES, CoreWorker, make_batches, run_floor
-from benchmarks.processor import preload, processor_core, run_process
+from benchmarks.processor import drop_topic, preload, processor_core, run_process
 from benchmarks.tail_latency import pct, run_tail, summarize
 from logjet.config import ProcessorSettings
 
@@ -292,6 +292,7 @@ def main() -> int:
                 latest[f"b2_worker_peak_rss_mb_{workers}w"] = round(rss["median"], 1)
                 cores_of[k] = cores_of[f"b2_worker_peak_rss_mb_{workers}w"] = processor_core()
                 notes.pop(k, None)
+            drop_topic(bootstrap, topic)
         if args.only in (None, "b5"):
             topic = preload(bootstrap, args.es_entries)
             print(f"B5: topic {topic} preloaded with {args.es_entries:,} entries", file=sys.stderr)
@@ -323,6 +324,7 @@ def main() -> int:
                                       "ratio_wall": _summary([r.per_s / p.per_s for r, p in pairs])})
             else:
                 notes["b5_ratio_to_rsyslog"] = f"rsyslog peer not run: {peer}"
+            drop_topic(bootstrap, topic)
         if args.only in (None, "b3"):
             args.corpus_dir.mkdir(parents=True, exist_ok=True)
             corpus = args.corpus_dir / "e2e.log"

@@ -32,8 +32,8 @@ from benchmarks.corpus import wire_records
 from logjet.config import KafkaSettings
 from shippers.kafka import KafkaShipper
 
-__all__ = ["IN_ELASTICSEARCH", "ProcessRun", "count", "drop_data_stream", "preload", "processor_core", "run_process",
-           "start_processor", "window"]
+__all__ = ["IN_ELASTICSEARCH", "ProcessRun", "count", "drop_data_stream", "drop_topic", "preload", "processor_core",
+           "run_process", "start_processor", "window"]
 
 RECORD_ENTRIES = 1000
 POLL_S = 0.25
@@ -119,6 +119,18 @@ def start_processor(bootstrap: str, es_url: str, topic: str, workers: int, sink:
     })
     return subprocess.Popen([sys.executable, "-m", "cli", "process", "--workers", str(workers)], env=env,
                             stdout=subprocess.DEVNULL, stderr=err.open("wb"))
+
+
+def drop_topic(bootstrap: str, topic: str) -> None:
+    """Delete a topic ``preload`` made, and its dead-letter topic if a run made one."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for done in admin.delete_topics([topic, f"{topic}-dlq"], operation_timeout=60).values():
+        try:
+            done.result()
+        except Exception:  # noqa: BLE001 - the dead-letter topic exists only if something was dead-lettered
+            pass
 
 
 def drop_data_stream(es_url: str, tag: str) -> None:
