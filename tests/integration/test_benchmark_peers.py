@@ -58,3 +58,16 @@ def test_sighup_serves_omkafka_deliveries_without_rebuilding_the_producer(endpoi
         admin = AdminClient({"bootstrap.servers": endpoints.kafka})
         for done in admin.delete_topics([topic], operation_timeout=30).values():
             done.result()
+
+
+def test_preloaded_topics_are_removed_after_their_runs(endpoints: Endpoints) -> None:
+    from benchmarks.processor import drop_topic, preload
+
+    topic = preload(endpoints.kafka, 2000)
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka})
+    assert topic in admin.list_topics(timeout=30).topics
+    drop_topic(endpoints.kafka, topic)
+    deadline = time.monotonic() + 30
+    while topic in admin.list_topics(timeout=30).topics:
+        assert time.monotonic() < deadline, f"{topic} is still there"
+        time.sleep(0.5)
