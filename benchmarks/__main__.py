@@ -8,6 +8,7 @@ Each benchmark is warmed up once (discarded: the first touch of fresh memory is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -22,14 +23,15 @@ from benchmarks.api_latency import LatencyResult, run_api_latency
 from benchmarks.collector import run_files, run_syslog
 from benchmarks.corpus import LOGHUB_DIR, syslog_messages, write_file_corpus
 from benchmarks.end_to_end import bulk_bodies, run_ceiling, run_e2e
-from benchmarks.hot_path import make_batches, run_floor, run_logjet
-from benchmarks.processor import preload, run_process
+from benchmarks.hot_path import CORES, CoreWorker, make_batches, run_floor
+from benchmarks.processor import drop_topic, preload, processor_core, run_process
 from benchmarks.tail_latency import pct, run_tail, summarize
 from logjet.config import ProcessorSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Keys of latest.json: every benchmark of the plan, measured or null with the reason in notes.
-KEYS = ("b1_entries_per_s_core", "b1_ratio_to_floor", "b2_entries_per_s_1_worker", "b2_entries_per_s_2_workers",
+KEYS = ("b1_entries_per_s_core", "b1_ratio_to_floor", "b1_python_entries_per_s_core", "b1_python_ratio_to_floor",
+        "b2_entries_per_s_1_worker", "b2_entries_per_s_2_workers",
         "b3_entries_per_s", "b3_ratio_to_es_ceiling", "b4_files_lines_per_s_core", "b4_ratio_to_rsyslog",
         "b5_ratio_to_rsyslog")
 NOT_BUILT = "not built yet: the benchmarks issue (harness beyond B2 and B4 files)"
@@ -104,7 +106,17 @@ def _show_tail(run) -> str:  # noqa: ANN001 - benchmarks.tail_latency.TailRun
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    if sys.argv[1:2] == ["report"]:
+        from benchmarks.report import main as report
+
+        return report(sys.argv[2:])
+    if sys.argv[1:2] == ["fuzz"]:
+        from benchmarks.fuzz import main as fuzz
+
+        return fuzz(sys.argv[2:])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     epilog="python -m benchmarks report: the README tables from the result files; "
+                                            "python -m benchmarks fuzz: the transform under generated inputs")
     parser.add_argument("--lines", type=int, default=2_000_000, help="corpus size for B4 files and B2")
     parser.add_argument("--es-entries", type=int, default=500_000, help="entries of each B5 run (into Elasticsearch)")
     parser.add_argument("--runs", type=int, default=5, help="measured runs per benchmark (after one warm-up)")
@@ -140,29 +152,43 @@ def main() -> int:
     latest: dict[str, object] = {k: None for k in KEYS}
     notes = {k: NOT_BUILT if args.only is None else f"not run: --only {args.only}" for k in KEYS}
     details: dict[str, object] = {}
+    # The core of the processor's parse step behind each figure of ``latest`` (B1 times both; B2, B3 and B5 run
+    # the processor with the core LOGJET_CORE names, the compiled one unless it says otherwise).
+    cores_of: dict[str, str] = {}
     machine_versions = _versions(stack)
     try:
         if args.only in (None, "b1"):
             batches, size = make_batches(args.b1_entries)
-            print(f"B1: {args.b1_entries:,} entries, {size / 1e6:.1f} MB of records, {len(batches)} batches",
+            print(f"B1: {args.b1_entries:,} entries, {size / 1e6:.1f} MB of records, {len(batches)} batches; "
+                  f"the transform with LOGJET_CORE={' and '.join(CORES)}, each in a process of its own",
                   file=sys.stderr)
-            pairs = _repeat("B1 logjet | floor", args.runs,
-                            lambda: (run_logjet(batches, size), run_floor(batches, size)),
-                            lambda r: f"{r[0].per_s:,.0f} | {r[1].per_s:,.0f} entries/s per core")
-            rate = _summary([r.per_s for r, _ in pairs])
-            mbps = _summary([r.mb_per_s for r, _ in pairs])
-            floor = _summary([f.per_s for _, f in pairs])
-            ratio = _summary([r.per_s / f.per_s for r, f in pairs])
-            table += [("B1 hot path, entries/s on one core", rate, ">= 1,000,000"),
-                      ("B1 hot path, MB/s of records on one core", mbps, ""),
-                      ("B1 floor (orjson loads + dumps), entries/s", floor, ""),
-                      ("B1 logjet / floor (same run)", ratio, "")]
-            latest["b1_entries_per_s_core"] = round(rate["median"])
-            latest["b1_ratio_to_floor"] = round(ratio["median"], 4)
-            notes.pop("b1_entries_per_s_core")
-            notes.pop("b1_ratio_to_floor")
-            details["b1"] = {"entries": args.b1_entries, "bytes": size, "runs": len(pairs), "entries_per_s": rate,
-                             "mb_per_s": mbps, "floor_entries_per_s": floor, "ratio_to_floor": ratio}
+            with contextlib.ExitStack() as workers:
+                cores = {c: workers.enter_context(CoreWorker(c, args.b1_entries)) for c in CORES}
+                for core, worker in cores.items():
+                    if (worker.entries, worker.bytes) != (args.b1_entries, size):
+                        raise RuntimeError(f"the B1 worker of the {core} core built other batches")
+                runs = _repeat(f"B1 {' | '.join(CORES)} | floor", args.runs,
+                               lambda: (*(w.run() for w in cores.values()), run_floor(batches, size)),
+                               lambda r: " | ".join(f"{x.per_s:,.0f}" for x in r) + " entries/s per core")
+            floor = _summary([r[-1].per_s for r in runs])
+            details["b1"] = {"entries": args.b1_entries, "bytes": size, "runs": len(runs),
+                             "floor_entries_per_s": floor, "cores": {}}
+            for i, core in enumerate(CORES):
+                rate = _summary([r[i].per_s for r in runs])
+                mbps = _summary([r[i].mb_per_s for r in runs])
+                ratio = _summary([r[i].per_s / r[-1].per_s for r in runs])
+                details["b1"]["cores"][core] = {"entries_per_s": rate, "mb_per_s": mbps, "ratio_to_floor": ratio}
+                table += [(f"B1 hot path ({core} core), entries/s on one core", rate,
+                           ">= 1,000,000" if core == "native" else ""),
+                          (f"B1 hot path ({core} core), MB/s of records on one core", mbps, ""),
+                          (f"B1 {core} core / floor (same run)", ratio, ">= 0.66" if core == "native" else "")]
+                prefix = "b1" if core == "native" else f"b1_{core}"
+                latest[f"{prefix}_entries_per_s_core"] = round(rate["median"])
+                latest[f"{prefix}_ratio_to_floor"] = round(ratio["median"], 4)
+                cores_of[f"{prefix}_entries_per_s_core"] = cores_of[f"{prefix}_ratio_to_floor"] = core
+                notes.pop(f"{prefix}_entries_per_s_core", None)
+                notes.pop(f"{prefix}_ratio_to_floor", None)
+            table.append(("B1 floor (orjson loads + dumps), entries/s", floor, ""))
             del batches
         peer = rsyslog.available() if args.only in (None, "b4", "b5") else None
         if peer is not None:
@@ -200,6 +226,7 @@ def main() -> int:
                 latest["b4_ratio_to_rsyslog"] = round(ratio["median"], 4)
                 notes.pop("b4_ratio_to_rsyslog")
                 details["b4_files"].update({"rsyslog_lines_per_s_core": rs_core, "ratio_to_rsyslog": ratio,
+                                            "rsyslog_settings": rsyslog.OMKAFKA_SETTINGS,
                                             "rsyslog_wall_lines_per_s": _summary([p.per_s for _, p in pairs])})
             else:
                 notes["b4_ratio_to_rsyslog"] = f"rsyslog peer not run: {peer}"
@@ -237,7 +264,8 @@ def main() -> int:
                                       ""))
                     latest[f"b4_syslog_{protocol}_ratio_to_rsyslog"] = round(ratio["median"], 4)
                     details[f"b4_syslog_{protocol}"].update({"rsyslog_lines_per_s_core": rs_core,
-                                                             "ratio_to_rsyslog": ratio})
+                                                             "ratio_to_rsyslog": ratio,
+                                                             "rsyslog_settings": rsyslog.OMKAFKA_SETTINGS})
             del messages
         if args.only in (None, "b2"):
             topic = preload(bootstrap, args.lines)
@@ -249,14 +277,22 @@ def main() -> int:
                                lambda r: f"{r.per_s:,.0f} entries/s, {r.cpu_s_per_million:.1f} CPU-s/M")
                 rate = _summary([r.per_s for r in runs])
                 cpu = _summary([r.cpu_s_per_million for r in runs])
+                rss = _summary([r.max_worker_rss_mb for r in runs])
                 name = f"B2 processor, {workers} worker{'s' if workers > 1 else ''}, discard sink"
                 goal = ">= 700,000" if workers == 2 else ""
-                table += [(f"{name}: entries/s", rate, goal), (f"{name}: CPU-s per million", cpu, "")]
+                table += [(f"{name}: entries/s", rate, goal), (f"{name}: CPU-s per million", cpu, ""),
+                          (f"{name}: peak worker RSS, MB", rss, "<= 400")]
                 details[f"b2_discard_{workers}w"] = {"entries": args.lines, "runs": len(runs), "entries_per_s": rate,
-                                                     "cpu_s_per_million": cpu}
+                                                     "cpu_s_per_million": cpu, "core": processor_core(),
+                                                     "worker_peak_rss_mb": rss,
+                                                     "worker_peak_rss_mb_by_run": [r.peak_rss_mb for r in runs],
+                                                     "batch_sizes": "defaults"}
                 k = "b2_entries_per_s_1_worker" if workers == 1 else "b2_entries_per_s_2_workers"
                 latest[k] = round(rate["median"])
+                latest[f"b2_worker_peak_rss_mb_{workers}w"] = round(rss["median"], 1)
+                cores_of[k] = cores_of[f"b2_worker_peak_rss_mb_{workers}w"] = processor_core()
                 notes.pop(k, None)
+            drop_topic(bootstrap, topic)
         if args.only in (None, "b5"):
             topic = preload(bootstrap, args.es_entries)
             print(f"B5: topic {topic} preloaded with {args.es_entries:,} entries", file=sys.stderr)
@@ -271,7 +307,8 @@ def main() -> int:
             table += [("B5 logjet process, 1 worker, into ES: entries/s", rate, ""),
                       ("B5 the same: entries per CPU-second of the worker", core, "")]
             details["b5"] = {"entries": args.es_entries, "runs": len(pairs), "entries_per_s": rate,
-                             "entries_per_cpu_s": core}
+                             "entries_per_cpu_s": core, "core": processor_core(),
+                             "span": "both sides between 20% and 80% of the entries indexed"}
             if peer is None:
                 rs_rate = _summary([p.per_s for _, p in pairs])
                 rs_core = _summary([p.per_s_core for _, p in pairs])
@@ -280,12 +317,14 @@ def main() -> int:
                           ("B5 rsyslog: entries per CPU-second", rs_core, ""),
                           ("B5 logjet / rsyslog per CPU-second (same run)", ratio, "")]
                 latest["b5_ratio_to_rsyslog"] = round(ratio["median"], 4)
+                cores_of["b5_ratio_to_rsyslog"] = processor_core()
                 notes.pop("b5_ratio_to_rsyslog")
                 details["b5"].update({"rsyslog_entries_per_s": rs_rate, "rsyslog_entries_per_cpu_s": rs_core,
                                       "ratio_per_cpu_s": ratio,
                                       "ratio_wall": _summary([r.per_s / p.per_s for r, p in pairs])})
             else:
                 notes["b5_ratio_to_rsyslog"] = f"rsyslog peer not run: {peer}"
+            drop_topic(bootstrap, topic)
         if args.only in (None, "b3"):
             args.corpus_dir.mkdir(parents=True, exist_ok=True)
             corpus = args.corpus_dir / "e2e.log"
@@ -309,9 +348,11 @@ def main() -> int:
                       ("B3 pipeline / ceiling (same run)", ratio, ">= 0.9")]
             latest["b3_entries_per_s"] = round(steady["median"])
             latest["b3_ratio_to_es_ceiling"] = round(ratio["median"], 4)
+            cores_of["b3_entries_per_s"] = cores_of["b3_ratio_to_es_ceiling"] = processor_core()
             notes.pop("b3_entries_per_s")
             notes.pop("b3_ratio_to_es_ceiling")
             details["b3"] = {"lines": args.e2e_lines, "runs": len(pairs), "workers": args.e2e_workers,
+                             "core": processor_core(),
                              "bulk_in_flight": concurrency, "steady_entries_per_s": steady,
                              "whole_run_entries_per_s": whole, "ceiling_docs_per_s": ceiling,
                              "ratio_to_ceiling": ratio}
@@ -320,11 +361,13 @@ def main() -> int:
             print(f"API latency: {args.api_documents:,} documents", file=sys.stderr)
             lat = run_api_latency(es_url, bootstrap, args.api_documents)
             for name, values in (("GET /v1/logs (logjet serve, HTTP)", lat.api_ms),
-                                 ("the same search, Elasticsearch directly", lat.es_ms)):
+                                 ("the same requests, Elasticsearch directly", lat.es_ms)):
                 summ = {"median": LatencyResult.pct(values, 50), "min": min(values), "max": max(values)}
                 table.append((f"{name}: ms p50 (p99 {LatencyResult.pct(values, 99):.1f})", summ, ""))
             details["api_latency"] = {
-                "documents": lat.documents, "queries": len(lat.api_ms),
+                "documents": lat.documents, "queries": len(lat.api_ms), "pits_opened": lat.pits_opened,
+                "requests": "a first page: the search for size + 1 documents, and a point in time opened when the "
+                            "API's answer carried one (then closed, untimed), on both paths",
                 "api_ms": {"p50": LatencyResult.pct(lat.api_ms, 50), "p99": LatencyResult.pct(lat.api_ms, 99)},
                 "elasticsearch_ms": {"p50": LatencyResult.pct(lat.es_ms, 50), "p99": LatencyResult.pct(lat.es_ms, 99)},
             }
@@ -355,7 +398,7 @@ def main() -> int:
         print(f"{name:<58} {summ['median']:>10,.{digits}f} {summ['min']:>10,.{digits}f} {summ['max']:>10,.{digits}f}"
               f"  {goal}")
     latest.update({"machine": _machine(), "versions": machine_versions, "date": now.isoformat(timespec="seconds"),
-                   "notes": notes,
+                   "core": cores_of, "notes": notes,
                    "details": details})
     projection = _projection(latest)
     if projection:

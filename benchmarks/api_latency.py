@@ -1,5 +1,9 @@
-"""Latency of GET /v1/logs (the real `logjet serve`, over HTTP) against the same search sent to Elasticsearch
+"""Latency of GET /v1/logs (the real `logjet serve`, over HTTP) against the same requests sent to Elasticsearch
 directly, on a data stream of at least a million documents.
+
+A first page of /v1/logs is a plain search for one document more than the page, and, when a next page exists and
+the key may hold another point in time, the opening of one (``api.app``). The direct path sends the same search
+and opens a point in time exactly when the API's answer carried one; each is closed after the timing.
 
 The documents are the corpus run through the processor's own parse and ECS mapping, bulk-loaded once into
 ``logs-benchapi-default`` (kept between runs). Each query of a fixed mix is sent ``rounds`` times through each path,
@@ -8,6 +12,7 @@ interleaved, after a warm-up round; p50 and p99 are reported per path.
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import statistics
@@ -24,7 +29,7 @@ from elasticsearch import Elasticsearch
 from api.auth import new_key
 from api.query import build_search
 from benchmarks.corpus import file_lines
-from logjet.config import ElasticsearchSettings
+from logjet.config import ApiSettings, ElasticsearchSettings
 from logjet.timeparse import format_ns
 from logjet.wire import Entry, Source
 from processor.ecs import source_fields, to_document
@@ -48,6 +53,7 @@ class LatencyResult:
     documents: int
     api_ms: list[float]
     es_ms: list[float]
+    pits_opened: int = 0  # of the timed requests, those whose first page opened a point in time (on both paths)
 
     @staticmethod
     def pct(values: list[float], p: float) -> float:
@@ -88,6 +94,37 @@ def _load(es: Elasticsearch, settings: ElasticsearchSettings, n: int) -> int:
     return es.count(index=index)["count"]
 
 
+def _cursor_pit(cursor: str | None) -> str | None:
+    """The point in time a /v1/logs cursor carries (its payload is JSON, readable; only its MAC is secret)."""
+    if cursor is None:
+        return None
+    payload = cursor.partition(".")[0]
+    return orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("p")
+
+
+def _direct(es: Elasticsearch, settings: ElasticsearchSettings, query: dict[str, str], open_pit: bool) -> float:
+    """What ``GET /v1/logs`` asks of Elasticsearch for a first page, sent straight to it; milliseconds.
+
+    The same search (``api.query.build_search`` with the API's defaults: one document more than the page, to know
+    whether a next page exists; the same index options and time limit) and, when the API's answer carried a point
+    in time, the same opening of one (closed afterwards, outside the timing)."""
+    api = ApiSettings()
+    size = int(query.get("size", 100))
+    body = build_search(time_from="now-7d", time_to="now", q=query.get("q"),
+                        filters={"level": query.get("level")}, fields={}, size=size + 1, order="desc",
+                        search_after=None, scope=None)
+    client = es.options(request_timeout=api.query_timeout_s)
+    t0 = time.perf_counter()
+    client.search(index=settings.index_pattern, ignore_unavailable=True, allow_no_indices=True,
+                  timeout=f"{int(api.query_timeout_s * 1000)}ms", **body)
+    pit = client.open_point_in_time(index=settings.index_pattern, keep_alive=api.pit_keep_alive,
+                                    ignore_unavailable=True)["id"] if open_pit else None
+    took = (time.perf_counter() - t0) * 1000
+    if pit is not None:
+        client.close_point_in_time(id=pit)
+    return took
+
+
 def run_api_latency(es_url: str, bootstrap: str, documents: int = 1_000_000, rounds: int = 40) -> LatencyResult:
     settings = ElasticsearchSettings(url=es_url, dataset=DATASET)
     es = Elasticsearch(es_url, request_timeout=60)
@@ -102,6 +139,7 @@ def run_api_latency(es_url: str, bootstrap: str, documents: int = 1_000_000, rou
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api_ms: list[float] = []
     es_ms: list[float] = []
+    pits = 0
     try:
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
                               timeout=30)
@@ -122,19 +160,18 @@ def run_api_latency(es_url: str, bootstrap: str, documents: int = 1_000_000, rou
                 res = client.get("/v1/logs", params=params)
                 api = (time.perf_counter() - t0) * 1000
                 assert res.status_code == 200, res.text
-                body = build_search(time_from="now-7d", time_to="now", q=query.get("q"),
-                                    filters={"level": query.get("level")}, fields={},
-                                    size=int(query.get("size", 100)), order="desc", search_after=None, scope=None)
-                t0 = time.perf_counter()
-                es.search(index=settings.index_pattern, **body)
-                direct = (time.perf_counter() - t0) * 1000
+                pit = _cursor_pit(res.json().get("next_cursor"))
+                if pit is not None:  # released now, outside the timing, so the cluster does not gather them
+                    es.close_point_in_time(id=pit)
+                direct = _direct(es, settings, query, open_pit=pit is not None)
                 if round_no > 0:  # the first round warms both paths up
                     api_ms.append(api)
                     es_ms.append(direct)
+                    pits += pit is not None
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    return LatencyResult(count, api_ms, es_ms)
+    return LatencyResult(count, api_ms, es_ms, pits)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,10 @@ from pathlib import Path
 import httpx
 
 from benchmarks.collector import feed, start_collector, stop
-from benchmarks.common import free_port, metric
+from benchmarks.common import free_port
 from benchmarks.corpus import file_lines
 from benchmarks.hot_path import StandInRecord
-from benchmarks.processor import POLL_S, drop_data_stream, start_processor
+from benchmarks.processor import IN_ELASTICSEARCH, POLL_S, count, drop_data_stream, start_processor
 from logjet.config import ElasticsearchSettings, ProcessorSettings
 from logjet.wire import Batch, Entry, Source, encode_batch
 from processor.transform import Transform
@@ -35,7 +35,6 @@ from shippers.elasticsearch.encoder import chunks_by_size
 
 __all__ = ["CeilingRun", "E2ERun", "bulk_bodies", "run_ceiling", "run_e2e"]
 
-_INDEXED = "logjet_processor_documents_indexed_total"
 
 
 @dataclass
@@ -71,7 +70,7 @@ def run_e2e(corpus: Path, lines: int, bootstrap: str, es_url: str, workers: int,
         processor = start_processor(bootstrap, es_url, topic, workers, "elasticsearch", tag, p_port,
                                     work / "processor.err")
         deadline = time.monotonic() + 120
-        while metric(p_port, _INDEXED) < 0:
+        while count(p_port, IN_ELASTICSEARCH) < 0:
             if processor.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"processor did not start: {(work / 'processor.err').read_text()[-2000:]}")
             time.sleep(0.1)
@@ -80,13 +79,13 @@ def run_e2e(corpus: Path, lines: int, bootstrap: str, es_url: str, workers: int,
         deadline = t0 + timeout_s
         samples: list[tuple[float, float]] = []
         while True:
-            count = metric(p_port, _INDEXED)
+            done = count(p_port, IN_ELASTICSEARCH)  # indexed, or found there on a retry
             now = time.monotonic()
-            samples.append((now, count))
-            if count >= lines:
+            samples.append((now, done))
+            if done >= lines:
                 break
             if now > deadline or processor.poll() is not None or collector.poll() is not None:
-                raise RuntimeError(f"end to end run stopped at {count:,.0f} of {lines:,} lines: "
+                raise RuntimeError(f"end to end run stopped at {done:,.0f} of {lines:,} lines: "
                                    f"{(work / 'processor.err').read_text()[-2000:]}")
             time.sleep(POLL_S)
         return E2ERun(lines, samples[-1][0] - t0, _steady(samples, lines))

@@ -6,12 +6,21 @@ parse, ECS mapping, JSON encoding of each document) and ``encode_bulk`` (the bul
 worker's (``batch_max_bytes``). The floor, timed in the same run on the same record bytes: ``orjson.loads`` of each
 record and ``orjson.dumps`` of each entry, joined into one body: the JSON work no pipeline can avoid.
 
-Time is this process's CPU time (one thread: one core). The garbage collector is set as in a worker
-(``processor.transform.tune_gc``).
+Time is the CPU time of the process that runs the transform (one thread: one core). The garbage collector is set as
+in a worker (``processor.transform.tune_gc``).
+
+Both cores of the processor's parse step are timed in the same run: ``processor.parsers`` reads ``LOGJET_CORE``
+once, at import, so each core runs in a process of its own (``CoreWorker``: ``python -m benchmarks.hot_path``,
+started with ``LOGJET_CORE=native`` or ``python``), which builds the same batches from the same seed and times one
+run each time it is asked. The harness asks each in turn, then times the floor, run by run: the two cores and the
+floor are interleaved and meet the same machine.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -22,7 +31,11 @@ from logjet.config import ElasticsearchSettings, ProcessorSettings
 from processor.transform import Transform, tune_gc
 from shippers.elasticsearch import encode_bulk
 
-__all__ = ["HotPathRun", "StandInRecord", "make_batches", "run_floor", "run_logjet"]
+__all__ = ["CORES", "CoreWorker", "HotPathRun", "StandInRecord", "floor_body", "make_batches", "run_floor",
+           "run_logjet"]
+
+# The processor's two parse steps: the compiled core (the default) and the Python reference.
+CORES = ("native", "python")
 
 
 class StandInRecord:
@@ -99,15 +112,81 @@ def run_logjet(batches: list[list[StandInRecord]], size: int) -> HotPathRun:
     return HotPathRun(n, size, time.process_time() - t0)
 
 
-def run_floor(batches: list[list[StandInRecord]], size: int) -> HotPathRun:
+def floor_body(batch: list[StandInRecord]) -> tuple[int, bytes]:
+    """The floor's work on one batch: each record decoded, each entry encoded, the entries joined into one body."""
     loads, dumps = orjson.loads, orjson.dumps
+    parts: list[bytes] = []
+    for record in batch:
+        parts += [dumps(e) for e in loads(record.value())["entries"]]
+    return len(parts), b"\n".join(parts)
+
+
+def run_floor(batches: list[list[StandInRecord]], size: int) -> HotPathRun:
     n = 0
     t0 = time.process_time()
     for batch in batches:
-        parts: list[bytes] = []
-        for record in batch:
-            entries = loads(record.value())["entries"]
-            parts += [dumps(e) for e in entries]
-        b"\n".join(parts)
-        n += len(parts)
+        n += floor_body(batch)[0]
     return HotPathRun(n, size, time.process_time() - t0)
+
+
+class CoreWorker:
+    """A process that times ``run_logjet`` with one core of the parse step, on the corpus of ``entries`` entries.
+
+    The protocol is one line each way: the process announces ``ready <core> <entries> <bytes>`` once its batches are
+    built; each ``run`` line from here is answered with ``<entries> <bytes> <cpu_s>``.
+    """
+
+    def __init__(self, core: str, entries: int) -> None:
+        env = {**os.environ, "LOGJET_CORE": core}
+        self.core = core
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.hot_path", str(entries)], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        word, got, n, size = self._read().split()
+        if word != "ready" or got != core:
+            self.close()
+            raise RuntimeError(f"the B1 worker for LOGJET_CORE={core} runs the {got} core")
+        self.entries, self.bytes = int(n), int(size)
+
+    def _read(self) -> str:
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line:
+            raise RuntimeError(f"the B1 worker for LOGJET_CORE={self.core} stopped (exit {self.proc.wait()})")
+        return line
+
+    def run(self) -> HotPathRun:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        n, size, cpu = self._read().split()
+        return HotPathRun(int(n), int(size), float(cpu))
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> CoreWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _serve(entries: int) -> None:
+    """The worker's side of ``CoreWorker`` (``python -m benchmarks.hot_path ENTRIES``)."""
+    from processor.parsers import CORE
+
+    batches, size = make_batches(entries)
+    print("ready", CORE, sum(len(orjson.loads(r.value())["entries"]) for b in batches for r in b), size, flush=True)
+    for line in sys.stdin:
+        if line.strip() == "run":
+            run = run_logjet(batches, size)
+            print(run.entries, run.bytes, repr(run.cpu_s), flush=True)
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))

@@ -5,7 +5,11 @@ The topic is loaded once with the corpus as collector records (``corpus.wire_rec
 entries a record, file, container and syslog sources in turn). Each run uses a new consumer group, so it reads the
 same records. The rate is taken from the workers' own metrics between 20% and 80% of the entries counted
 (start-up, the group forming and the uneven end are left out); CPU-seconds are those of the worker processes over
-the same span.
+the same span. Each worker's resident memory (RSS) is sampled with its CPU time, over the whole run; a run reports
+each worker's peak.
+
+The processor runs the core of the parse step that ``LOGJET_CORE`` names in this process's environment (the compiled
+core unless it says ``python``): ``processor_core()`` is what the results record.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -28,10 +32,16 @@ from benchmarks.corpus import wire_records
 from logjet.config import KafkaSettings
 from shippers.kafka import KafkaShipper
 
-__all__ = ["ProcessRun", "drop_data_stream", "preload", "run_process", "start_processor"]
+__all__ = ["IN_ELASTICSEARCH", "ProcessRun", "count", "drop_data_stream", "drop_topic", "preload", "processor_core",
+           "run_process", "start_processor", "window"]
 
 RECORD_ENTRIES = 1000
 POLL_S = 0.25
+
+
+def processor_core() -> str:
+    """The core of the parse step the processor runs under this environment (processor.parsers reads the same)."""
+    return os.environ.get("LOGJET_CORE", "native")
 
 
 @dataclass
@@ -39,6 +49,11 @@ class ProcessRun:
     entries: int
     wall_s: float
     cpu_s: float
+    peak_rss_mb: list[float] = field(default_factory=list)  # per worker, over the whole run
+
+    @property
+    def max_worker_rss_mb(self) -> float:
+        return max(self.peak_rss_mb, default=0.0)
 
     @property
     def per_s(self) -> float:
@@ -72,6 +87,24 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
+IN_ELASTICSEARCH = ("logjet_processor_documents_indexed_total", "logjet_processor_duplicates_suppressed_total")
+
+
+def count(port: int, series: tuple[str, ...]) -> float:
+    """The sum of ``series`` on the metrics port; -1 while nothing answers."""
+    values = [metric(port, name) for name in series]
+    return -1.0 if min(values) < 0 else sum(values)
+
+
+def _rss_mb(pids: list[int], peaks: dict[int, float]) -> None:
+    """Raise each worker's peak resident memory (MB) to what it holds now."""
+    for pid in pids:
+        try:
+            peaks[pid] = max(peaks.get(pid, 0.0), psutil.Process(pid).memory_info().rss / 1e6)
+        except psutil.NoSuchProcess:
+            pass
+
+
 def start_processor(bootstrap: str, es_url: str, topic: str, workers: int, sink: str, tag: str, port: int,
                     err: Path) -> subprocess.Popen:
     """``logjet process --workers K`` on ``topic``, into the data stream logs-bench<tag>-default."""
@@ -82,9 +115,22 @@ def start_processor(bootstrap: str, es_url: str, topic: str, workers: int, sink:
         "LOGJET_ELASTICSEARCH_URL": es_url, "LOGJET_ELASTICSEARCH_DATASET": f"bench{tag}",
         "LOGJET_PROCESSOR_GROUP_ID": f"bench-{tag}", "LOGJET_PROCESSOR_SINK": sink,
         "LOGJET_PROCESSOR_METRICS_PORT": str(port), "LOGJET_LOG_LEVEL": "WARNING",
+        "LOGJET_CORE": processor_core(),
     })
     return subprocess.Popen([sys.executable, "-m", "cli", "process", "--workers", str(workers)], env=env,
                             stdout=subprocess.DEVNULL, stderr=err.open("wb"))
+
+
+def drop_topic(bootstrap: str, topic: str) -> None:
+    """Delete a topic ``preload`` made, and its dead-letter topic if a run made one."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for done in admin.delete_topics([topic, f"{topic}-dlq"], operation_timeout=60).values():
+        try:
+            done.result()
+        except Exception:  # noqa: BLE001 - the dead-letter topic exists only if something was dead-lettered
+            pass
 
 
 def drop_data_stream(es_url: str, tag: str) -> None:
@@ -105,22 +151,29 @@ def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: 
                 timeout_s: float = 900) -> ProcessRun:
     port = free_port()
     tag = uuid.uuid4().hex[:8]
-    counter = "logjet_processor_entries_in_total" if sink == "discard" else "logjet_processor_documents_indexed_total"
+    # Into Elasticsearch, an entry is done when its document is there: indexed now, or found there already when a
+    # bulk request that timed out is sent again (a 409 on create, counted as a duplicate suppressed). Counting only
+    # the indexed ones would wait forever after such a retry.
+    counters = ("logjet_processor_entries_in_total",) if sink == "discard" else IN_ELASTICSEARCH
     err = Path(tempfile.mkstemp(prefix="logjet-b2-", suffix=".err")[1])
     proc = start_processor(bootstrap, es_url, topic, workers, sink, tag, port, err)
     try:
         deadline = time.monotonic() + timeout_s
         pids: list[int] = []
         samples: list[tuple[float, float, float]] = []  # (time, entries counted, CPU-seconds of the workers)
+        peaks: dict[int, float] = {}
         while True:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"processor run failed: {err.read_text()[-2000:]}")
-            count = metric(port, counter)
-            if count > 0:
-                pids = pids or _workers(proc.pid)
-                samples.append((time.monotonic(), count, _cpu(pids)))
-                if count >= entries:
-                    return _window(samples, entries)
+            pids = pids or _workers(proc.pid, workers)
+            _rss_mb(pids, peaks)
+            done = count(port, counters)
+            if done > 0:
+                samples.append((time.monotonic(), done, _cpu(pids)))
+                if done >= entries:
+                    run = window(samples, entries)
+                    run.peak_rss_mb = [peaks[p] for p in pids if p in peaks]
+                    return run
             # Each scrape makes the supervisor merge every worker's metric files and costs this process an HTTP
             # round trip: at 20 a second that took a quarter of a core from the two the workers share.
             # Counters move once per batch (about a second of work), so 4 a second loses no precision that exists.
@@ -138,7 +191,7 @@ def run_process(bootstrap: str, es_url: str, topic: str, entries: int, workers: 
 WINDOW = (0.2, 0.8)
 
 
-def _window(samples: list[tuple[float, float, float]], entries: int) -> ProcessRun:
+def window(samples: list[tuple[float, float, float]], entries: int) -> ProcessRun:
     lo = next(s for s in samples if s[1] >= WINDOW[0] * entries)
     hi = next(s for s in samples if s[1] >= WINDOW[1] * entries)
     if hi[0] <= lo[0]:
@@ -146,6 +199,8 @@ def _window(samples: list[tuple[float, float, float]], entries: int) -> ProcessR
     return ProcessRun(int(hi[1] - lo[1]), hi[0] - lo[0], hi[2] - lo[2])
 
 
-def _workers(pid: int) -> list[int]:
-    return [c.pid for c in psutil.Process(pid).children()
-            if "resource_tracker" not in " ".join(c.cmdline())]
+def _workers(pid: int, expected: int) -> list[int]:
+    """The worker processes of the supervisor ``pid``, once all ``expected`` of them are there (else none yet)."""
+    found = [c.pid for c in psutil.Process(pid).children()
+             if "resource_tracker" not in " ".join(c.cmdline())]
+    return found if len(found) >= expected else []

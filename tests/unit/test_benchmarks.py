@@ -7,8 +7,8 @@ import orjson
 
 from benchmarks.corpus import entries, file_lines, syslog_messages, wire_records
 from benchmarks.end_to_end import _steady
-from benchmarks.hot_path import make_batches, run_floor, run_logjet
-from benchmarks.processor import _window
+from benchmarks.hot_path import CORES, CoreWorker, floor_body, make_batches, run_floor, run_logjet
+from benchmarks.processor import window
 from benchmarks.tail_latency import TailRun, delivery, markdown, summarize
 from logjet.wire import decode_record
 
@@ -41,7 +41,7 @@ def test_b1_paths_count_every_entry_and_logjet_makes_the_workers_documents() -> 
 def test_b2_window_leaves_out_the_start_and_the_end() -> None:
     # (time, count, cpu): a slow start, then 100 entries a second, then a slow end.
     samples = [(0.0, 1.0, 0.0), (5.0, 10.0, 1.0), (6.0, 20.0, 2.0), (12.0, 80.0, 8.0), (30.0, 100.0, 9.0)]
-    run = _window(samples, 100)
+    run = window(samples, 100)
     assert (run.entries, run.wall_s, run.cpu_s) == (60, 6.0, 6.0)
 
 
@@ -51,9 +51,21 @@ def test_b3_steady_rate_is_taken_between_10_and_90_percent() -> None:
 
 
 def test_floor_encodes_what_it_decodes() -> None:
-    batches, _ = make_batches(1000)
-    value = batches[0][0].value()
-    assert orjson.loads(value)["entries"]
+    batches, size = make_batches(2500)
+    want = [e for r in (r for b in batches for r in b) for e in orjson.loads(r.value())["entries"]]
+    bodies = [floor_body(b) for b in batches]
+    got = [orjson.loads(line) for _, body in bodies for line in body.split(b"\n")]
+    assert got == want and sum(n for n, _ in bodies) == len(want) == 2500
+    assert run_floor(batches, size).entries == 2500
+
+
+def test_b1_workers_run_the_core_they_are_started_with_on_the_same_batches() -> None:
+    _, size = make_batches(300)
+    for core in CORES:
+        with CoreWorker(core, 300) as worker:
+            assert (worker.core, worker.entries, worker.bytes) == (core, 300, size)
+            run = worker.run()
+            assert (run.entries, run.bytes) == (300, size) and run.cpu_s > 0
 
 
 def test_tail_delivery_counts_missed_repeated_foreign_and_order() -> None:

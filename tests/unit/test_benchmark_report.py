@@ -1,0 +1,89 @@
+"""`python -m benchmarks report`: the READMEs' benchmark figures are what the committed result files give, and the
+tables say which core, which goal and which older, unequal measurement each figure comes from."""
+
+from __future__ import annotations
+
+import copy
+
+from benchmarks.report import load, render, replace_section, rows, section, table, targets
+
+
+def test_committed_readmes_hold_what_report_generates_from_the_committed_files() -> None:
+    sections = render(load())
+    for name, path in targets().items():
+        assert section(path.read_text(), name) == sections[name], (
+            f"{path} differs from the result files: run `python -m benchmarks report` (figures are not edited by hand)")
+
+
+def test_a_figure_edited_by_hand_is_told_apart() -> None:
+    sections = render(load())
+    readme = targets()["benchmarks"].read_text()
+    edited = readme.replace("55,485", "95,485", 1)
+    assert edited != readme  # the latest B1 median is in the paragraph
+    assert section(edited, "benchmarks") != sections["benchmarks"]
+    assert section(replace_section(edited, "benchmarks", sections["benchmarks"]), "benchmarks") \
+        == sections["benchmarks"]
+
+
+def _spread(x: float) -> dict[str, float]:
+    return {"median": x, "min": x * 0.9, "max": x * 1.1}
+
+
+def test_rows_of_a_current_run_name_both_cores_the_goals_and_no_footnote() -> None:
+    result = {
+        "date": "2026-12-01T10:00:00+00:00",
+        "core": {"b2_entries_per_s_2_workers": "native"},
+        "details": {
+            "b1": {"floor_entries_per_s": _spread(1.5e6), "runs": 5, "cores": {
+                "native": {"entries_per_s": _spread(1.2e6), "mb_per_s": _spread(300.0),
+                           "ratio_to_floor": _spread(0.8)},
+                "python": {"entries_per_s": _spread(5e4), "mb_per_s": _spread(14.0),
+                           "ratio_to_floor": _spread(0.03)}}},
+            "b2_discard_2w": {"entries_per_s": _spread(3e5), "cpu_s_per_million": _spread(5.0), "core": "native",
+                              "worker_peak_rss_mb": _spread(500.0), "runs": 5},
+            "b4_files": {"lines_per_s_core": _spread(7e5), "lines_per_s_wall": _spread(6e5),
+                         "rsyslog_lines_per_s_core": _spread(2e5), "ratio_to_rsyslog": _spread(3.5),
+                         "rsyslog_settings": "reopenOnHup off", "runs": 5},
+            "b5": {"entries_per_s": _spread(3e4), "entries_per_cpu_s": _spread(9e4), "core": "native",
+                   "rsyslog_entries_per_s": _spread(5e4), "rsyslog_entries_per_cpu_s": _spread(6e4),
+                   "ratio_per_cpu_s": _spread(1.5), "span": "20-80%", "runs": 5},
+        },
+    }
+    got, notes = rows(result)
+    assert not notes
+    text, footnotes = table(got, notes)
+    assert not footnotes and "[1]" not in text
+    lines = text.splitlines()
+    assert "| B1 hot path, entries/s on one core | native | 1,200,000 | 1,080,000 | 1,320,000 | >= 1,000,000 | yes |" \
+        in lines
+    assert "| B1 hot path, entries/s on one core | python | 50,000 | 45,000 | 55,000 | >= 1,000,000 | " \
+           "**no: 20.0x short** |" in lines
+    assert "| B2 processor, 2 workers, discard sink, entries/s | native | 300,000 | 270,000 | 330,000 | " \
+           ">= 700,000 | **no: 2.3x short** |" in lines
+    assert "| B2 processor, 2 workers, discard sink, peak RSS of a worker, MB | native | 500 | 450 | 550 | <= 400 | " \
+           "**no: 1.25x over** |" in lines
+    assert "| B5 logjet / rsyslog per CPU-second | native | 1.500 | 1.350 | 1.650 | >= 1.5 | yes |" in lines
+
+
+def test_rows_of_an_older_run_carry_its_core_and_the_notes_of_its_unequal_peer() -> None:
+    old = copy.deepcopy(load()["latest.json"])
+    got, notes = rows(old)
+    assert notes == {"hup", "b5span"}
+    assert {r.core for r in got if r.name.startswith("B1 hot path")} == {"python"}  # before the compiled core
+    text, footnotes = table(got, notes)
+    assert len(footnotes) == 2 and footnotes[0].startswith("[1] ") and "reopenOnHup" in footnotes[0]
+    assert all("[1]" in line for line in text.splitlines() if "-> omkafka" in line)
+    assert all("[2]" in line for line in text.splitlines() if line.startswith("| B5 rsyslog"))
+
+
+def test_fuzz_runs_get_their_own_table_and_stay_out_of_the_benchmark_tables() -> None:
+    files = load()
+    files["fuzz-20261201T000000Z.json"] = {
+        "kind": "fuzz", "date": "2026-12-01T00:00:00+00:00", "inputs": 10_000_000, "seed": 1, "sampled_records": 7,
+        "failures": {"reference": {"count": 3, "examples": []}}, "failed": 3, "seconds": 3600.0, "core": "native",
+        "crate_version": "0.1.0", "commit": "0123456789abcdef", "uncommitted_changes": False}
+    report = render(files)["report"]
+    assert ("| `results/fuzz-20261201T000000Z.json` | 2026-12-01T00:00:00+00:00 | 10,000,000 | 1 | 7 | reference: 3 | "
+            "3,600 | native 0.1.0, 0123456789 |") in report.splitlines()
+    assert report.count("fuzz-20261201T000000Z.json") == 1  # not listed among the benchmark files
+    assert render(files)["benchmarks"] == render(load())["benchmarks"]
