@@ -196,6 +196,8 @@ function levelClass(level) {
   return "l-" + (LEVEL_ORDER.includes(level) ? level : "other");
 }
 
+const TICK_MS = [1e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 108e5, 216e5, 432e5, 864e5, 6048e5];
+
 function niceMax(n) {
   if (n <= 5) return Math.max(1, n);
   const p = 10 ** Math.floor(Math.log10(n));
@@ -244,14 +246,16 @@ function drawHistogram(buckets, stepMs) {
   nodes.push(bars);
   const xAxis = svg("g", { class: "axis x" });
   xAxis.append(svg("line", { x1: M.left, x2: W - M.right, y1: M.top + ph, y2: M.top + ph }));
-  const ticks = Math.max(2, Math.floor(pw / 140));
-  const long = end - start > 864e5;
-  for (let i = 0; i <= ticks; i++) {
-    const t = start + (end - start) * i / ticks;
-    const label = localTime(new Date(t).toISOString()).slice(long ? 5 : 11, long ? 16 : 19);
-    xAxis.append(svg("line", { x1: x(t), x2: x(t), y1: M.top + ph, y2: M.top + ph + 4 }));
-    xAxis.append(svg("text", { x: x(t), y: H - 6, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" },
-      label));
+  // Ticks at round local times (every 5 minutes, every hour, ...), about one per 120 pixels.
+  const step = TICK_MS.find((ms) => (end - start) / ms <= Math.max(2, pw / 120)) || TICK_MS[TICK_MS.length - 1];
+  const shift = new Date(start).getTimezoneOffset() * 6e4;
+  const [from, to] = step < 6e4 ? [11, 19] : end - start > 864e5 ? [5, 16] : [11, 16];
+  for (let t = Math.ceil((start - shift) / step) * step + shift; t <= end; t += step) {
+    const px = x(t);
+    xAxis.append(svg("line", { x1: px, x2: px, y1: M.top + ph, y2: M.top + ph + 4 }));
+    xAxis.append(svg("text", { x: px, y: H - 6,
+      "text-anchor": px < M.left + 30 ? "start" : px > W - M.right - 30 ? "end" : "middle" },
+    localTime(new Date(t).toISOString()).slice(from, to)));
   }
   nodes.push(xAxis, yAxis);
   chart.replaceChildren(...nodes);

@@ -197,6 +197,28 @@ def test_the_page_shows_the_last_15_minutes_at_once_and_the_url_holds_the_search
         context.close()
 
 
+def test_in_open_demo_mode_the_page_shows_the_logs_without_a_key(browser, site) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    port = free_port()
+    demo = site.settings.model_copy(update={"api": site.settings.api.model_copy(
+        update={"keys": [], "open_demo": True, "port": port})})
+    server = uvicorn.Server(uvicorn.Config(create_app(demo), host="127.0.0.1", port=port, log_level="warning"))
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    context = browser.new_context(timezone_id=ZONE)
+    try:
+        wait_for(lambda: server.started, 30, "the demo API")
+        page = context.new_page()
+        page.goto(f"http://localhost:{port}/")
+        # Every namespace: an open demo reads all.
+        expect(page.locator("#rows tr.row")).to_have_count(N_MAIN + N_CART + 10, timeout=15_000)
+    finally:
+        context.close()
+        server.should_exit = True
+        serving.join(10)
+
+
 def test_times_are_local_with_milliseconds_on_one_line(page, site) -> None:  # noqa: ANN001
     from playwright.sync_api import expect
 
@@ -219,7 +241,11 @@ def test_histogram_has_axes_stacks_levels_and_a_drag_zooms(page, site) -> None: 
     chart = page.locator("#histogram")
     x_labels = chart.locator("g.axis.x text").all_text_contents()
     y_labels = chart.locator("g.axis.y text").all_text_contents()
-    assert len(x_labels) >= 3 and all(re.fullmatch(r"\d\d:\d\d:\d\d", t) for t in x_labels), x_labels
+    # Local times at round minutes, evenly spaced (15 minutes: a tick every 2 or 5 minutes).
+    assert len(x_labels) >= 3 and all(re.fullmatch(r"\d\d:\d\d", t) for t in x_labels), x_labels
+    minutes = [int(t[:2]) * 60 + int(t[3:]) for t in x_labels]
+    steps = {(b - a) % 1440 for a, b in zip(minutes, minutes[1:], strict=False)}
+    assert len(steps) == 1 and steps <= {1, 2, 5} and all(m % min(steps) == 0 for m in minutes), x_labels
     assert y_labels[0] == "0" and len(y_labels) == 3 and int(y_labels[-1].replace(",", "")) > 0
     for level in ("error", "warn", "info", "debug"):
         assert chart.locator(f"g.bars rect.l-{level}").count() > 0, level
