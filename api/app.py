@@ -1,4 +1,5 @@
-"""The FastAPI application: /healthz, /readyz, /metrics, /v1/logs, /v1/stats and the explorer page.
+"""The FastAPI application: /healthz, /readyz, /metrics, /v1/logs (search, tail, a line's context), /v1/facets,
+/v1/stats and the explorer page.
 
 Every endpoint but /healthz needs an API key (``Authorization: Bearer <token>``) unless the operator runs in open
 demo mode; the key's scope is added to every query. Elasticsearch's own error texts never reach clients: a refused
@@ -13,6 +14,7 @@ of its own, so they answer while every worker thread waits on a slow Elasticsear
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 import uuid
@@ -21,17 +23,19 @@ from typing import Annotated, Any, Literal
 
 from elasticsearch import ApiError, NotFoundError, TransportError
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from api.auth import Caller, authenticate
 from api.cursors import CursorSigner
+from api.explore import LEVEL_SPLIT, context_queries, facets_query, read_facets, target_query
 from api.health import ReadinessProbe
 from api.middleware import KEY_NAME, AccessLog, DemoGuard, QueryLimit, SecurityHeaders
-from api.models import LogsPage, Stats
-from api.query import PitRegistry, build_search, check_cursor, cut_page
-from api.stats import StatsRangeError, kafka_stats, stats_query
+from api.models import Context, Facets, LogsPage, Stats
+from api.query import PitRegistry, build_search, check_cursor, cut_page, parse_excludes
+from api.stats import StatsRangeError, check_buckets, kafka_stats, stats_query
 from api.tail import Follower, ShardWatcher, TailSlots, check_position, sse
 from logjet import __version__
 from logjet.config import LogjetSettings
@@ -45,6 +49,10 @@ _STATIC = Path(__file__).parent / "static"
 _STATIC_TYPES = {"explorer.js": "text/javascript; charset=utf-8", "explorer.css": "text/css; charset=utf-8"}
 _TAIL_RETRY_AFTER_S = 10
 _TAIL_KEEP_ALIVE_S = 15
+_CONTEXT_PATH = re.compile(r"^/v1/logs/[^/]+/context$")
+_EXCLUDE = Query(max_length=1024, description="<filter>:<value>, a filter's name (level, service, ...) and a value "
+                                              "to leave out; repeatable",
+                 examples=[["level:debug"]])
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -117,7 +125,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET"],
                            allow_headers=["Authorization", "Last-Event-ID"])
-    app.add_middleware(QueryLimit, paths=frozenset({"/v1/logs", "/v1/stats"}),
+    app.add_middleware(QueryLimit, paths=frozenset({"/v1/logs", "/v1/stats", "/v1/facets"}), pattern=_CONTEXT_PATH,
                        concurrent=api.max_concurrent_queries, queued=api.max_queued_queries)
     if api.open_demo:
         app.add_middleware(DemoGuard)
@@ -201,19 +209,14 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         field: Annotated[list[str] | None, Query(max_length=1024,
                                                 description="name:value, names from api.filter_fields",
                                                 examples=[["http.response.status_code:500"]])] = None,
+        exclude: Annotated[list[str] | None, _EXCLUDE] = None,
         size: Annotated[int, Query(ge=1, le=api.max_page_size)] = 100,
         sort: Literal["asc", "desc"] = "desc",
         cursor: Annotated[str | None, Query(max_length=8192)] = None,
     ) -> dict[str, Any]:
         if not who.may_ask_for(namespace, service):
             raise _ProblemError(403, "forbidden", "the filter asks for logs outside this key's scope")
-        fields: dict[str, str] = {}
-        for item in field or []:
-            name, sep, value = item.partition(":")
-            if not sep or name not in api.filter_fields:
-                raise _ProblemError(400, "invalid filter", f"field filters are name:value with name in "
-                                                           f"{sorted(api.filter_fields)}")
-            fields[name] = value
+        fields, excluded = _field_filters(field), _exclusions(exclude)
         try:
             pit_id, after, order = check_cursor(signer.verify("cursor", who, cursor)) if cursor \
                 else (None, None, sort)
@@ -222,7 +225,8 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         body = build_search(time_from=time_from, time_to=time_to, q=q,
                             filters={"level": level, "host": host, "path": path, "service": service,
                                      "container": container, "pod": pod, "namespace": namespace, "stream": stream},
-                            fields=fields, size=size + 1, order=order, search_after=after, scope=who.scope_filter())
+                            fields=fields, size=size + 1, order=order, search_after=after, scope=who.scope_filter(),
+                            exclude=excluded)
         client = es.options(request_timeout=api.query_timeout_s)
         timeout = f"{int(api.query_timeout_s * 1000)}ms"
         try:
@@ -261,6 +265,101 @@ def create_app(settings: LogjetSettings) -> FastAPI:
             "next_cursor": signer.sign("cursor", who, {"p": next_pit, "a": hits[-1]["sort"], "o": order})
             if more else None,
         }
+
+    def _field_filters(field: list[str] | None) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        for item in field or []:
+            name, sep, value = item.partition(":")
+            if not sep or name not in api.filter_fields:
+                raise _ProblemError(400, "invalid filter", f"field filters are name:value with name in "
+                                                           f"{sorted(api.filter_fields)}")
+            fields[name] = value
+        return fields
+
+    def _exclusions(exclude: list[str] | None) -> list[tuple[str, str]]:
+        try:
+            return parse_excludes(exclude)
+        except ValueError as exc:
+            raise _ProblemError(400, "invalid exclusion", str(exc)) from exc
+
+    @app.get("/v1/facets", summary="Facet values and counts, and counts over time by level, of a search",
+             response_model=Facets,
+             responses={400: {"description": "a parameter is invalid, or the histogram would be too large"},
+                        401: {"description": "no valid API key"},
+                        403: {"description": "a filter outside the key's scope"}})
+    def facets(
+        who: Authorized,
+        time_from: Annotated[str, Query(alias="from", max_length=64, examples=["now-15m"])] = "now-15m",
+        time_to: Annotated[str, Query(alias="to", max_length=64, examples=["now"])] = "now",
+        q: Annotated[str | None, Query(max_length=1000)] = None,
+        level: Annotated[str | None, Query(max_length=64)] = None,
+        host: Annotated[str | None, Query(max_length=256)] = None,
+        path: Annotated[str | None, Query(max_length=1024)] = None,
+        service: Annotated[str | None, Query(max_length=256)] = None,
+        container: Annotated[str | None, Query(max_length=256)] = None,
+        pod: Annotated[str | None, Query(max_length=256)] = None,
+        namespace: Annotated[str | None, Query(max_length=256)] = None,
+        stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
+        field: Annotated[list[str] | None, Query(max_length=1024)] = None,
+        exclude: Annotated[list[str] | None, _EXCLUDE] = None,
+        size: Annotated[int, Query(ge=1, le=50, description="values per facet")] = 10,
+        interval: Annotated[str | None, Query(pattern=r"^\d+[smhd]$", examples=["15s"],
+                                              description="with it, the counts over time split by level")] = None,
+    ) -> dict[str, Any]:
+        if not who.may_ask_for(namespace, service):
+            raise _ProblemError(403, "forbidden", "the filter asks for logs outside this key's scope")
+        fields, excluded = _field_filters(field), _exclusions(exclude)
+        if interval is not None:
+            try:  # each bucket holds its count and one per level
+                check_buckets(time_from, time_to, interval, LEVEL_SPLIT, "level", max_buckets=api.stats_max_buckets)
+            except StatsRangeError as exc:
+                raise _ProblemError(400, "invalid range", str(exc)) from exc
+        search = build_search(time_from=time_from, time_to=time_to, q=q,
+                              filters={"level": level, "host": host, "path": path, "service": service,
+                                       "container": container, "pod": pod, "namespace": namespace, "stream": stream},
+                              fields=fields, size=0, order="desc", search_after=None, scope=who.scope_filter(),
+                              exclude=excluded)
+        try:
+            resp = es.options(request_timeout=api.query_timeout_s).search(
+                index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True,
+                timeout=f"{int(api.query_timeout_s * 1000)}ms",
+                **facets_query(search, size, interval, time_from, time_to))
+        except (ApiError, TransportError) as exc:
+            raise _es_problem(exc, "facets", "the time range or query could not be parsed") from exc
+        return read_facets(dict(resp))
+
+    @app.get("/v1/logs/{event_id}/context", summary="The lines before and after one, from the same source",
+             response_model=Context,
+             responses={401: {"description": "no valid API key"},
+                        404: {"description": "no document with this id that the key may read"}})
+    def context(
+        who: Authorized,
+        event_id: Annotated[str, PathParam(max_length=256, description="the document's `event.id`")],
+        before: Annotated[int, Query(ge=0, le=500)] = 50,
+        after: Annotated[int, Query(ge=0, le=500)] = 50,
+    ) -> dict[str, Any]:
+        scope = who.scope_filter()
+        client = es.options(request_timeout=api.query_timeout_s)
+        index = settings.elasticsearch.index_pattern
+        try:
+            found = client.search(index=index, ignore_unavailable=True, allow_no_indices=True,
+                                  **target_query(event_id, scope))["hits"]["hits"]
+            if not found:  # absent or outside the scope: the same answer, so a key learns nothing of other teams
+                raise _ProblemError(404, "not found", "no document with this id that this key may read")
+            doc = found[0]["_source"]
+            origin = doc.get("logjet") if isinstance(doc.get("logjet"), dict) else {}
+            source = origin.get("source", {}).get("id") if isinstance(origin.get("source"), dict) else None
+            seq = origin.get("seq")
+            if not isinstance(source, str) or not isinstance(seq, int):  # not written by the processor
+                return {"document": doc, "before": [], "after": []}
+            earlier, later = context_queries(source, seq, before, after, scope)
+            lines_before = [h["_source"] for h in client.search(
+                index=index, ignore_unavailable=True, allow_no_indices=True, **earlier)["hits"]["hits"]]
+            lines_after = [h["_source"] for h in client.search(
+                index=index, ignore_unavailable=True, allow_no_indices=True, **later)["hits"]["hits"]]
+        except (ApiError, TransportError) as exc:
+            raise _es_problem(exc, "context", "the document id could not be used") from exc
+        return {"document": doc, "before": lines_before[::-1], "after": lines_after}
 
     def _close_pit(client: Any, pit_id: str) -> None:
         pits.closed(pit_id)
@@ -328,6 +427,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         pod: Annotated[str | None, Query(max_length=256)] = None,
         namespace: Annotated[str | None, Query(max_length=256)] = None,
         stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
+        exclude: Annotated[list[str] | None, _EXCLUDE] = None,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=8192)] = None,
         poll_s: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
     ) -> StreamingResponse:
@@ -340,7 +440,8 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         body = build_search(time_from="now-1d", time_to="now+1d", q=q,
                             filters={"level": level, "host": host, "path": None, "service": service,
                                      "container": container, "pod": pod, "namespace": namespace, "stream": stream},
-                            fields={}, size=1, order="asc", search_after=None, scope=who.scope_filter())
+                            fields={}, size=1, order="asc", search_after=None, scope=who.scope_filter(),
+                            exclude=_exclusions(exclude))
         filters = [*body["query"]["bool"]["filter"][1:], *body["query"]["bool"]["must"]]  # not the time range
         if not tails.acquire(who.name):
             response = _problem(429, "too many live tails", f"at most {api.tail_max_per_key} live tails per key and "

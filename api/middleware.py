@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -155,11 +156,14 @@ def _host_name(host: str) -> str:
 
 
 class QueryLimit:
-    """At most ``concurrent`` requests to the given paths run at once, at most ``queued`` wait for a turn; the next
-    one is answered 503 with Retry-After at once, so a burst cannot pile up threads, sockets and memory."""
+    """At most ``concurrent`` requests to the given paths (or matching ``pattern``) run at once, at most ``queued``
+    wait for a turn; the next one is answered 503 with Retry-After at once, so a burst cannot pile up threads, sockets
+    and memory."""
 
-    def __init__(self, app: App, paths: frozenset[str], concurrent: int, queued: int) -> None:
+    def __init__(self, app: App, paths: frozenset[str], concurrent: int, queued: int,
+                 pattern: re.Pattern[str] | None = None) -> None:
         self.app, self.paths, self.concurrent, self.queued = app, paths, concurrent, queued
+        self.pattern = pattern  # paths with a variable part (a document's context)
         self.waiting = 0
         self._turns: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,7 +175,9 @@ class QueryLimit:
         return self._turns
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") not in self.paths:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or (path not in self.paths
+                                       and (self.pattern is None or self.pattern.match(path) is None)):
             await self.app(scope, receive, send)
             return
         turns = self._semaphore()

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Bucket", "LogsPage", "Named", "Stats", "Total"]
+__all__ = ["Bucket", "Context", "FacetValue", "Facets", "LevelBucket", "LogsPage", "Named", "Stats", "Total"]
 
 
 class Total(BaseModel):
@@ -43,3 +43,28 @@ class Stats(BaseModel):
     error_ratio: float = Field(description="share of entries at level error or worse")
     pipeline: dict[str, Any] | None = Field(
         None, description="for all_logs keys: consumer_lag per partition and dead_letters")
+
+
+class FacetValue(BaseModel):
+    value: str | int | float | bool
+    count: int
+
+
+class LevelBucket(BaseModel):
+    time: str = Field(examples=["2026-11-25T10:00:00.000Z"])
+    count: int
+    by: dict[str, int] = Field(description="counts per log.level (documents without one are in count only)")
+
+
+class Facets(BaseModel):
+    total: Total
+    facets: dict[str, list[FacetValue]] = Field(
+        description="level, service, namespace, container and host: the top values among the matching documents",
+        examples=[{"level": [{"value": "info", "count": 120}, {"value": "error", "count": 4}]}])
+    over_time: list[LevelBucket] | None = Field(None, description="with `interval`: counts over time by level")
+
+
+class Context(BaseModel):
+    document: dict[str, Any]
+    before: list[dict[str, Any]] = Field(description="the source's entries just before it, oldest first")
+    after: list[dict[str, Any]] = Field(description="the source's entries just after it, oldest first")

@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-__all__ = ["FILTER_FIELDS", "Cursor", "PitRegistry", "build_search", "check_cursor", "cut_page"]
+__all__ = ["FILTER_FIELDS", "MAX_EXCLUDES", "Cursor", "PitRegistry", "build_search", "check_cursor", "cut_page",
+           "parse_excludes"]
 
 # Query parameter -> ECS field, for exact-match filters.
 FILTER_FIELDS = {
@@ -24,7 +25,23 @@ FILTER_FIELDS = {
     "stream": "log.iostream",
 }
 
+# Bounds an exclusion list, so no request makes a query of unbounded size.
+MAX_EXCLUDES = 32
+
 Cursor = tuple[str | None, list[Any], str]  # (point-in-time id, search_after, sort order)
+
+
+def parse_excludes(items: list[str] | None) -> list[tuple[str, str]]:
+    """``exclude=<filter>:<value>`` parameters as (ECS field, value); ValueError naming what is accepted."""
+    out: list[tuple[str, str]] = []
+    for item in items or []:
+        name, sep, value = item.partition(":")
+        if not sep or name not in FILTER_FIELDS:
+            raise ValueError(f"exclusions are name:value with name in {sorted(FILTER_FIELDS)}")
+        out.append((FILTER_FIELDS[name], value))
+    if len(out) > MAX_EXCLUDES:
+        raise ValueError(f"at most {MAX_EXCLUDES} exclusions")
+    return out
 
 
 def check_cursor(value: Any) -> Cursor:
@@ -107,7 +124,8 @@ class PitRegistry:
 
 def build_search(*, time_from: str, time_to: str, q: str | None, filters: dict[str, str | None],
                  fields: dict[str, str], size: int, order: str, search_after: list[Any] | None,
-                 scope: dict[str, Any] | None) -> dict[str, Any]:
+                 scope: dict[str, Any] | None, exclude: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The search body; the scope is one more filter, and exclusions only remove documents from what it allows."""
     must: list[dict[str, Any]] = []
     flt: list[dict[str, Any]] = [{"range": {"@timestamp": {"gte": time_from, "lte": time_to}}}]
     if scope is not None:
@@ -121,6 +139,8 @@ def build_search(*, time_from: str, time_to: str, q: str | None, filters: dict[s
             flt.append({"term": {FILTER_FIELDS[param]: value}})
     for field, value in fields.items():
         flt.append({"term": {field: value}})
+    if exclude:
+        flt.append({"bool": {"must_not": [{"term": {field: value}} for field, value in exclude]}})
     body: dict[str, Any] = {
         "query": {"bool": {"must": must, "filter": flt}},
         "size": size,
