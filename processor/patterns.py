@@ -24,8 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 
-__all__ = ["TEMPLATE_MAX_CHARS", "VARIABLE", "pattern", "pattern_id", "template"]
+from processor.parsers import CORE
+
+if CORE == "native":
+    from logjet._core import pattern_batch
+
+__all__ = ["TEMPLATE_MAX_CHARS", "VARIABLE", "pattern", "pattern_id", "patterns", "template"]
 
 VARIABLE = "<*>"
 TEMPLATE_MAX_CHARS = 1024
@@ -91,3 +97,12 @@ def pattern(message: str) -> tuple[str, str]:
     """(id, template) of the message."""
     found = template(message)
     return pattern_id(found), found
+
+
+def patterns(messages: Sequence[str]) -> list[tuple[str, str]]:
+    """(id, template) of each message: a batch per call into the compiled core (``LOGJET_CORE=python``: here)."""
+    if CORE != "native":
+        return [pattern(m) for m in messages]
+    return [found if found is not None else pattern(m)
+            for m, found in zip(messages, pattern_batch(messages if isinstance(messages, list) else list(messages)),
+                                strict=True)]
