@@ -12,14 +12,19 @@ import csv
 import re
 from collections import defaultdict
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from logjet import _core
+from logjet.config import ElasticsearchSettings, ProcessorSettings
+from logjet.wire import Batch, Entry, Source, encode_batch
 from processor.parsers import parse_line
 from processor.patterns import TEMPLATE_MAX_CHARS, pattern, pattern_id, patterns, template
+from processor.transform import Transform
 from tests.unit.test_loghub import LOGHUB, NOW, SYSTEMS
+from tests.unit.test_scope import Record
 
 GA_FLOOR = 0.90
 
@@ -128,3 +133,25 @@ def test_grouping_accuracy_on_the_loghub_systems() -> None:
     mean = sum(scores.values()) / len(scores)
     print("\n" + "\n".join(f"{s}: GA {v:.3f}" for s, v in scores.items()) + f"\nmean GA {mean:.3f}")
     assert mean >= GA_FLOOR, scores
+
+
+def _documents(messages: list[str], **settings: object) -> list[dict]:
+    source = Source("file:host-a:1", "file", host="host-a")
+    _, value, headers = encode_batch(Batch(source, [Entry(i, 1_795_000_000_000_000_000, m)
+                                                    for i, m in enumerate(messages)]))
+    out = Transform(ProcessorSettings(**settings), ElasticsearchSettings())([Record(value, headers, 0)])
+    assert not out.dead
+    return [orjson.loads(body) for _, body in out.docs]
+
+
+def test_every_document_carries_its_pattern() -> None:
+    docs = _documents(["Invalid user test9 from 52.80.34.196", "Invalid user pi from 10.0.0.1",
+                       '{"msg": "took 12 ms", "level": "info"}', "2026-11-29 12:00:00,123 ERROR boom 7"])
+    assert [d["logjet"]["pattern"] for d in docs] == [
+        {"id": pattern_id(t), "template": t}
+        for t in ("Invalid user <*> from <*>", "Invalid user <*> from <*>", "took <*>", template(docs[3]["message"]))]
+    assert docs[3]["message"] == "boom 7"  # the pattern is the message's, after the header the parser took off
+
+
+def test_patterns_can_be_turned_off() -> None:
+    assert all("pattern" not in d["logjet"] for d in _documents(["a 1", "b"], patterns=False))
