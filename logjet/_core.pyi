@@ -1,4 +1,5 @@
-"""The compiled core (native/): private; processor.parsers is its caller."""
+"""The compiled core (native/): private; processor.parsers and processor.patterns call it."""
 
 def parse_batch(lines: list[str], now_ns: list[int], /) -> list[tuple[str, int | None, str | None, dict[str, str | int],
                                                                      dict[str, str] | None] | str]: ...
+def pattern_batch(messages: list[str], /) -> list[tuple[str, str] | None]: ...

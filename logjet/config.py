@@ -317,6 +317,10 @@ class ProcessorSettings(_Component):
         default_factory=list, description="User-defined parsers, tried in order before the built-in ones."
     )
     keep_original: bool = Field(False, description="Also store each entry's raw text as event.original.")
+    patterns: bool = Field(
+        True, description="Give each document its log pattern: logjet.pattern.template (the message with its variable "
+        "parts as <*>) and logjet.pattern.id (a hash of the template, the same in every worker and after restarts)."
+    )
     bulk_max_bytes: int = Field(
         10 << 20, ge=65536, description="Bytes of one bulk request at most (below http.max_content_length, 100 MB)."
     )

@@ -22,6 +22,7 @@ from logjet.wire import Entry, Source, decode_record, entry_ids
 from processor.ecs import source_fields, to_document
 from processor.parsers import Parsed, parse_line, parse_lines
 from processor.parsers.user import UserParseError, UserParsers
+from processor.patterns import patterns
 from shippers.elasticsearch import EncodedDoc
 
 __all__ = ["DeadLetter", "Record", "Transform", "Transformed", "content_hash", "tune_gc"]
@@ -84,6 +85,7 @@ class Transform:
     def __init__(self, ps: ProcessorSettings, es: ElasticsearchSettings) -> None:
         self.user_parsers = UserParsers(list(ps.parsers))  # imports user functions: fails before any I/O
         self.keep_original = ps.keep_original
+        self.patterns = ps.patterns
         self.dataset, self.namespace = es.dataset, es.namespace
         # (topic, partition) -> the topic's id, kept current by the worker: part of a third-party record's identity.
         self.topic_ids: Mapping[tuple[str, int], str] = {}
@@ -112,17 +114,24 @@ class Transform:
             entries = batch.entries
             # Without user parsers a record's entries are parsed in one call (one crossing into the compiled core).
             parsed_all = None if user else parse_lines([e.message for e in entries], [e.time_ns for e in entries])
-            for i, entry in enumerate(entries):
-                if parsed_all is not None:
-                    parsed = parsed_all[i]
-                else:
+            if parsed_all is None:
+                parsed_all = []
+                for entry in entries:
                     try:
-                        parsed = self._user_parse(source, entry)
+                        parsed_all.append(self._user_parse(source, entry))
                     except UserParseError as exc:
+                        parsed_all.append(None)
                         dead.append(DeadLetter(msg, "parser", str(exc), entry.message,
                                                {"source_id": source.id, "seq": entry.seq}))
-                        continue
+            # One call per record, like the parse: the compiled core's patterns, when it is built.
+            found = patterns([p.message if p is not None else "" for p in parsed_all]) if self.patterns else None
+            for i, entry in enumerate(entries):
+                parsed = parsed_all[i]
+                if parsed is None:  # dead-lettered by a user parser
+                    continue
                 doc_id, doc = to_document(source, entry, parsed, ds, ns, ingested, keep_original, base, ids)
+                if found is not None:
+                    doc["logjet"]["pattern"] = {"id": found[i][0], "template": found[i][1]}
                 digest = doc["event"]["hash"] = content_hash(entry.message)
                 try:
                     body = dumps(doc)

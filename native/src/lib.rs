@@ -6,6 +6,7 @@
 //! `processor.parsers` calls it.
 
 pub mod parsers;
+pub mod patterns;
 mod pyre;
 pub mod syslog;
 pub mod timeparse;

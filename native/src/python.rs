@@ -123,8 +123,29 @@ fn parse_batch<'py>(py: Python<'py>, lines: &Bound<'py, PyList>, now_ns: &Bound<
     Ok(out)
 }
 
+/// pattern_batch(messages, /) -> list: per message, `(id, template)` as `processor.patterns.pattern` gives them, or
+/// None for a str the core cannot read (lone surrogates): the Python twin decides that one.
+#[pyfunction]
+fn pattern_batch<'py>(py: Python<'py>, messages: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+    let held: Vec<Bound<'py, PyAny>> = messages.iter().collect();
+    let texts: Vec<Option<&str>> = held.iter().map(|o| o.cast::<PyString>().ok().and_then(|s| s.to_str().ok()))
+        .collect();
+    let found: Vec<Option<(String, String)>> = without_gil(py, texts.len(), || {
+        texts.iter().map(|t| t.map(crate::patterns::pattern)).collect()
+    });
+    let out = PyList::empty(py);
+    for item in found {
+        match item {
+            Some(pair) => out.append(pair)?,
+            None => out.append(py.None())?,
+        }
+    }
+    Ok(out)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(pattern_batch, m)?)?;
     Ok(())
 }

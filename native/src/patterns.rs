@@ -1,0 +1,176 @@
+//! Log patterns: the twin of `processor/patterns.py` (read its docstring for the rules and why they are
+//! order-independent), held to it by `tests/unit/test_patterns.py`.
+//!
+//! Written without regexes: every rule is a check of one token's characters, so the two sides agree by
+//! construction on what a digit or a space is (ASCII digits; the whitespace of Python's `str.split()`).
+
+use blake2::digest::{Update, VariableOutput};
+use blake2::Blake2bVar;
+
+pub const VARIABLE: &str = "<*>";
+pub const TEMPLATE_MAX_CHARS: usize = 1024;
+
+const DATE_WORDS: &[&str] = &[
+    "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+    "Oct", "Nov", "Dec", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN", "JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+    "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+    "Sunday", "January", "February", "March", "April", "June", "July", "August", "September", "October", "November",
+    "December",
+];
+const EMPTY: &[&str] = &["()", "[]", "{}", "''", "\"\"", "<>"];
+const UNITS: &[&str] = &[
+    "B", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "bytes", "ns", "us", "µs", "ms", "s", "sec", "secs",
+    "seconds", "min", "mins", "minutes", "h", "hours", "%",
+];
+const NAMED_BY: &[&str] = &["user", "user:", "User", "User:", "USER"];
+const PREPOSITIONS: &[&str] = &["from", "by", "for", "on", "at", "to", "in", "of", "with", "as", "is", "was"];
+
+/// Python's `str.isspace()`, which `str.split()` splits on.
+fn is_py_space(c: char) -> bool {
+    matches!(c, '\u{9}'..='\u{d}' | '\u{1c}'..='\u{20}' | '\u{85}' | '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}'
+        | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}')
+}
+
+fn has_digit(token: &str) -> bool {
+    token.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// `[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[a-z]{2,6}`, whole token.
+fn is_domain(token: &str) -> bool {
+    let labels: Vec<&str> = token.split('.').collect();
+    let Some((tld, rest)) = labels.split_last() else { return false };
+    !rest.is_empty()
+        && (2..=6).contains(&tld.len())
+        && tld.bytes().all(|b| b.is_ascii_lowercase())
+        && rest.iter().all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+/// `[a-z][a-z0-9+.-]*://|~?/[^/]*/|[A-Za-z]:\\`, at the token's start.
+fn is_path(token: &str) -> bool {
+    let b = token.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_lowercase) {
+        let run = b.iter().skip(1)
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'.' | b'-'))
+            .count();
+        if b[1 + run..].starts_with(b"://") {
+            return true;
+        }
+    }
+    let after_tilde = b.strip_prefix(b"~").unwrap_or(b);
+    if let Some(rest) = after_tilde.strip_prefix(b"/") {
+        if rest.contains(&b'/') {
+            return true;
+        }
+    }
+    b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\'
+}
+
+fn is_quoted(token: &str) -> bool {
+    let mut chars = token.chars();
+    let (Some(first), Some(last)) = (chars.next(), chars.next_back()) else { return false };
+    // Three characters at least: the two quotes and one more between them.
+    chars.next().is_some() && first == last && (first == '\'' || first == '"')
+}
+
+fn is_variable(token: &str) -> bool {
+    has_digit(token)
+        || EMPTY.contains(&token)
+        || DATE_WORDS.contains(&token)
+        || is_quoted(token)
+        || is_domain(token)
+        || is_path(token)
+}
+
+/// `([A-Za-z_][A-Za-z0-9_.-]*)=(.*)`, whole token: the key and the value.
+fn key_value(token: &str) -> Option<(&str, &str)> {
+    let b = token.as_bytes();
+    if !b.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
+        return None;
+    }
+    let key_len = 1 + b[1..].iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        .count();
+    (b.get(key_len) == Some(&b'=')).then(|| (&token[..key_len], &token[key_len + 1..]))
+}
+
+/// The message's template: its variable parts replaced by `<*>`.
+pub fn template(message: &str) -> String {
+    let first_line = message.split('\n').next().unwrap_or("");
+    let head = match first_line.char_indices().nth(TEMPLATE_MAX_CHARS) {
+        Some((at, _)) => &first_line[..at],
+        None => first_line,
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut previous = "";
+    let mut number_before = false;
+    for token in head.split(is_py_space).filter(|t| !t.is_empty()) {
+        let word = if let Some((key, value)) = key_value(token) {
+            format!("{key}={}", if is_variable(value) { VARIABLE } else { value })
+        } else if is_variable(token)
+            || (number_before && UNITS.contains(&token.trim_end_matches([',', ';', '.', ')'])))
+            || (NAMED_BY.contains(&previous) && !PREPOSITIONS.contains(&token)
+                && !token.starts_with(['[', '(', '<']))
+        {
+            VARIABLE.to_owned()
+        } else {
+            token.to_owned()
+        };
+        let is_var = word == VARIABLE;
+        number_before = is_var && has_digit(token);
+        if !(is_var && out.last().is_some_and(|w| w == VARIABLE)) {
+            out.push(word);
+        }
+        previous = token;
+    }
+    out.join(" ")
+}
+
+/// The template's id: BLAKE2b, 8 bytes, as 16 hex digits.
+pub fn pattern_id(template: &str) -> String {
+    let mut hasher = Blake2bVar::new(8).expect("8 is a valid BLAKE2b output size");
+    hasher.update(template.as_bytes());
+    let mut digest = [0u8; 8];
+    hasher.finalize_variable(&mut digest).expect("the buffer is the output size");
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// (id, template) of the message.
+pub fn pattern(message: &str) -> (String, String) {
+    let found = template(message);
+    (pattern_id(&found), found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_templates_and_id() {
+        assert_eq!(template("Invalid user webmaster from 173.234.31.186"), "Invalid user <*> from <*>");
+        assert_eq!(pattern_id("Invalid user <*> from <*>"), "d74faaa452c3f618");
+        assert_eq!(template("Block broadcast_9 stored (estimated size 8.8 KB, free 14.0 KB)"),
+                   "Block <*> stored (estimated size <*> free <*>");
+        assert_eq!(template("rhost=zummit.com user=root tty="), "rhost=<*> user=root tty=");
+        assert_eq!(template("see https://x.org/a and C:\\temp and ~/x/y"), "see <*> and <*> and <*>");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn never_panics_and_is_its_own_template(s in "\\PC{0,200}") {
+            let t = template(&s);
+            prop_assert_eq!(template(&t), t);
+        }
+
+        #[test]
+        fn numbers_do_not_change_the_pattern(words in prop::collection::vec("[a-z]{1,6}|[0-9]{1,6}", 0..20),
+                                             n in 0u64..1_000_000) {
+            let a = words.join(" ");
+            let b = words.iter().map(|w| if has_digit(w) { n.to_string() } else { w.clone() })
+                .collect::<Vec<_>>().join(" ");
+            prop_assert_eq!(pattern(&a), pattern(&b));
+        }
+    }
+}
