@@ -1,5 +1,5 @@
 """The FastAPI application: /healthz, /readyz, /metrics, /v1/logs (search, tail, a line's context), /v1/facets,
-/v1/stats and the explorer page.
+/v1/patterns, /v1/stats and the explorer page.
 
 Every endpoint but /healthz needs an API key (``Authorization: Bearer <token>``) unless the operator runs in open
 demo mode; the key's scope is added to every query. Elasticsearch's own error texts never reach clients: a refused
@@ -33,7 +33,8 @@ from api.cursors import CursorSigner
 from api.explore import LEVEL_SPLIT, context_queries, facets_query, read_facets, target_query
 from api.health import ReadinessProbe
 from api.middleware import KEY_NAME, AccessLog, DemoGuard, QueryLimit, SecurityHeaders
-from api.models import Context, Facets, LogsPage, Stats
+from api.models import Context, Facets, LogsPage, Patterns, Stats
+from api.patterns import patterns_query, read_patterns
 from api.query import PitRegistry, build_search, check_cursor, cut_page, parse_excludes
 from api.stats import StatsRangeError, check_buckets, kafka_stats, stats_query
 from api.tail import Follower, ShardWatcher, TailSlots, check_position, sse
@@ -125,7 +126,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET"],
                            allow_headers=["Authorization", "Last-Event-ID"])
-    app.add_middleware(QueryLimit, paths=frozenset({"/v1/logs", "/v1/stats", "/v1/facets"}), pattern=_CONTEXT_PATH,
+    app.add_middleware(QueryLimit, paths=frozenset({"/v1/logs", "/v1/stats", "/v1/facets", "/v1/patterns"}), pattern=_CONTEXT_PATH,
                        concurrent=api.max_concurrent_queries, queued=api.max_queued_queries)
     if api.open_demo:
         app.add_middleware(DemoGuard)
@@ -206,6 +207,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         pod: Annotated[str | None, Query(max_length=256)] = None,
         namespace: Annotated[str | None, Query(max_length=256)] = None,
         stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
+        pattern: Annotated[str | None, Query(max_length=64, description="a log pattern's id (/v1/patterns)")] = None,
         field: Annotated[list[str] | None, Query(max_length=1024,
                                                 description="name:value, names from api.filter_fields",
                                                 examples=[["http.response.status_code:500"]])] = None,
@@ -224,7 +226,8 @@ def create_app(settings: LogjetSettings) -> FastAPI:
             raise _ProblemError(400, "invalid cursor", str(exc)) from exc
         body = build_search(time_from=time_from, time_to=time_to, q=q,
                             filters={"level": level, "host": host, "path": path, "service": service,
-                                     "container": container, "pod": pod, "namespace": namespace, "stream": stream},
+                                     "container": container, "pod": pod, "namespace": namespace, "stream": stream,
+                                     "pattern": pattern},
                             fields=fields, size=size + 1, order=order, search_after=after, scope=who.scope_filter(),
                             exclude=excluded)
         client = es.options(request_timeout=api.query_timeout_s)
@@ -327,6 +330,50 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         except (ApiError, TransportError) as exc:
             raise _es_problem(exc, "facets", "the time range or query could not be parsed") from exc
         return read_facets(dict(resp))
+
+    @app.get("/v1/patterns", summary="The log patterns of a search: most frequent first, with counts over time",
+             response_model=Patterns,
+             responses={400: {"description": "a parameter is invalid, or the counts over time would be too many"},
+                        401: {"description": "no valid API key"},
+                        403: {"description": "a filter outside the key's scope"}})
+    def patterns(
+        who: Authorized,
+        time_from: Annotated[str, Query(alias="from", max_length=64, examples=["now-15m"])] = "now-15m",
+        time_to: Annotated[str, Query(alias="to", max_length=64, examples=["now"])] = "now",
+        q: Annotated[str | None, Query(max_length=1000)] = None,
+        level: Annotated[str | None, Query(max_length=64)] = None,
+        host: Annotated[str | None, Query(max_length=256)] = None,
+        path: Annotated[str | None, Query(max_length=1024)] = None,
+        service: Annotated[str | None, Query(max_length=256)] = None,
+        container: Annotated[str | None, Query(max_length=256)] = None,
+        pod: Annotated[str | None, Query(max_length=256)] = None,
+        namespace: Annotated[str | None, Query(max_length=256)] = None,
+        stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
+        field: Annotated[list[str] | None, Query(max_length=1024)] = None,
+        exclude: Annotated[list[str] | None, _EXCLUDE] = None,
+        top: Annotated[int, Query(ge=1, le=100, description="patterns listed")] = 20,
+        interval: Annotated[str, Query(pattern=r"^\d+[smhd]$", examples=["1m"])] = "1m",
+    ) -> dict[str, Any]:
+        if not who.may_ask_for(namespace, service):
+            raise _ProblemError(403, "forbidden", "the filter asks for logs outside this key's scope")
+        fields, excluded = _field_filters(field), _exclusions(exclude)
+        try:  # each bucket of the histogram holds one count per listed pattern
+            check_buckets(time_from, time_to, interval, top, "pattern", max_buckets=api.stats_max_buckets)
+        except StatsRangeError as exc:
+            raise _ProblemError(400, "invalid range", str(exc)) from exc
+        search = build_search(time_from=time_from, time_to=time_to, q=q,
+                              filters={"level": level, "host": host, "path": path, "service": service,
+                                       "container": container, "pod": pod, "namespace": namespace, "stream": stream},
+                              fields=fields, size=0, order="desc", search_after=None, scope=who.scope_filter(),
+                              exclude=excluded)
+        try:
+            resp = es.options(request_timeout=api.query_timeout_s).search(
+                index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True,
+                timeout=f"{int(api.query_timeout_s * 1000)}ms",
+                **patterns_query(search, top, interval, time_from, time_to))
+        except (ApiError, TransportError) as exc:
+            raise _es_problem(exc, "patterns", "the time range or query could not be parsed") from exc
+        return read_patterns(dict(resp))
 
     @app.get("/v1/logs/{event_id}/context", summary="The lines before and after one, from the same source",
              response_model=Context,

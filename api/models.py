@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Bucket", "Context", "FacetValue", "Facets", "LevelBucket", "LogsPage", "Named", "Stats", "Total"]
+__all__ = ["Bucket", "Context", "FacetValue", "Facets", "LevelBucket", "LogsPage", "Named", "Pattern", "Patterns",
+           "Stats", "Total"]
 
 
 class Total(BaseModel):
@@ -68,3 +69,20 @@ class Context(BaseModel):
     document: dict[str, Any]
     before: list[dict[str, Any]] = Field(description="the source's entries just before it, oldest first")
     after: list[dict[str, Any]] = Field(description="the source's entries just after it, oldest first")
+
+
+class Pattern(BaseModel):
+    id: str = Field(description="logjet.pattern.id: pass as `pattern` to /v1/logs for its lines",
+                    examples=["d74faaa452c3f618"])
+    template: str = Field(examples=["Invalid user <*> from <*>"])
+    count: int
+    first_seen: str | None
+    last_seen: str | None
+    sample: str = Field(description="the pattern's latest line's message")
+    over_time: list[Bucket]
+
+
+class Patterns(BaseModel):
+    total: Total
+    others: int = Field(description="matching documents whose pattern is not among those listed")
+    patterns: list[Pattern] = Field(description="the most frequent patterns first")

@@ -22,7 +22,7 @@ __all__ = ["FILTER_FIELDS", "MAX_EXCLUDES", "Cursor", "PitRegistry", "build_sear
 FILTER_FIELDS = {
     "level": "log.level", "host": "host.name", "path": "log.file.path", "service": "service.name",
     "container": "container.name", "pod": "kubernetes.pod.name", "namespace": "kubernetes.namespace",
-    "stream": "log.iostream",
+    "stream": "log.iostream", "pattern": "logjet.pattern.id",
 }
 
 # Bounds an exclusion list, so no request makes a query of unbounded size.

@@ -85,8 +85,10 @@ def _mappings() -> dict[str, Any]:
             "container": {"properties": {**_keywords("id", "name", "runtime")["properties"],
                                          "image": _keywords("name")}},
             "json": {"type": "flattened", "ignore_above": 1024},
-            # processor/patterns.py: the template is at most a line's first 1,024 characters, rewritten.
-            "logjet": {"properties": {"pattern": {"properties": {"id": _KEYWORD,
+            # The pipeline's own fields: a line's source and place in it (what a line's context is read by), its flags
+            # and its pattern (processor/patterns.py: the template is at most a line's first 1,024 characters).
+            "logjet": {"properties": {"source": _keywords("id", "kind"), "seq": _LONG, "flags": _KEYWORD,
+                                      "pattern": {"properties": {"id": _KEYWORD,
                                                                  "template": {"type": "keyword",
                                                                               "ignore_above": 2048}}}}},
             "data_stream": {"properties": {"type": {"type": "keyword"},

@@ -1,6 +1,6 @@
-"""The explorer's endpoints against the real Elasticsearch: /v1/facets (counts, exclusions, the key's scope) and
-/v1/logs/{id}/context (a line's neighbours in its source, in order, within the key's scope), over documents the real
-processor indexed."""
+"""The explorer's endpoints against the real Elasticsearch: /v1/facets (counts, exclusions, the key's scope),
+/v1/logs/{id}/context (a line's neighbours in its source, in order, within the key's scope) and /v1/patterns (the
+log patterns' counts, and a pattern's lines through /v1/logs), over documents the real processor indexed."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api import create_app
 from logjet.config import LogjetSettings
 from logjet.wire import Batch, Entry, Source, entry_id
+from processor.patterns import pattern_id
 from processor.worker import Worker
 from shippers.kafka import KafkaShipper
 from tests.integration.conftest import api_key, es_count, wait_for
@@ -192,3 +193,43 @@ def test_context_is_scoped_like_search(explore) -> None:  # noqa: ANN001
     assert [d["logjet"]["seq"] for d in body["before"]] == expected_before
     assert [d["logjet"]["seq"] for d in body["after"]] == expected_after
     assert all(d["service"]["name"] == "checkout" for d in body["before"] + body["after"])
+
+
+def test_patterns_count_each_template_s_lines_within_the_key_s_scope(explore) -> None:  # noqa: ANN001
+    client, tokens, _, _ = explore
+    res = _get(client, tokens["shop"], "/v1/patterns", **{"from": "2026-11-25T00:00:00Z", "to": "2026-11-25T23:59:59Z"},
+               interval="1h")
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["total"] == {"value": N_MAIN + N_OTHER, "relation": "eq"} and body["others"] == 0
+    found = {p["template"]: p for p in body["patterns"]}
+    assert {t: p["count"] for t, p in found.items()} == {"main line <*>": N_MAIN, "other line <*>": N_OTHER}
+    main = found["main line <*>"]
+    assert main["id"] == pattern_id("main line <*>")
+    assert main["first_seen"].startswith("2026-11-25T09:46:40.000") and main["sample"] == f"main line {N_MAIN - 1}"
+    assert len(main["over_time"]) == 24 and sum(b["count"] for b in main["over_time"]) == N_MAIN
+    # The most frequent first; another team's key sees its own patterns only, an operator's all of them.
+    assert [p["template"] for p in body["patterns"]] == ["main line <*>", "other line <*>"]
+    bank = _get(client, tokens["bank"], "/v1/patterns", **{"from": "2026-11-25T00:00:00Z",
+                                                           "to": "2026-11-25T23:59:59Z"}, interval="1h").json()
+    assert [(p["template"], p["count"]) for p in bank["patterns"]] == [("bank line <*>", N_BANK)]
+    ops = _get(client, tokens["ops"], "/v1/patterns", top=2).json()
+    assert [p["template"] for p in ops["patterns"]] == ["main line <*>", "other line <*>"] and ops["others"] == N_BANK
+    # Filters narrow it as they narrow a search; out of scope is refused; the histogram is bounded.
+    assert [p["count"] for p in _get(client, tokens["shop"], "/v1/patterns", level="error").json()["patterns"]] == \
+        [sum(_level(i) == "error" for i in range(N_MAIN))]
+    assert _get(client, tokens["shop"], "/v1/patterns", namespace="bank").status_code == 403
+    res = _get(client, tokens["shop"], "/v1/patterns", interval="1s")
+    assert res.status_code == 400 and "interval" in res.json()["detail"]
+
+
+def test_a_pattern_s_lines_are_one_filter_away(explore) -> None:  # noqa: ANN001
+    client, tokens, _, _ = explore
+    other = pattern_id("other line <*>")
+    page = _get(client, tokens["shop"], "/v1/logs", pattern=other, size=100, sort="asc").json()
+    assert [d["message"] for d in page["documents"]] == [f"other line {i}" for i in range(N_OTHER)]
+    assert {d["logjet"]["pattern"]["id"] for d in page["documents"]} == {other}
+    # A pattern id is no way around the scope: the bank's lines stay out of the shop's key.
+    bank = pattern_id("bank line <*>")
+    assert _get(client, tokens["shop"], "/v1/logs", pattern=bank).json()["total"]["value"] == 0
+    assert _get(client, tokens["bank"], "/v1/logs", pattern=bank).json()["total"]["value"] == N_BANK
