@@ -213,10 +213,11 @@ def test_patterns_count_each_template_s_lines_within_the_key_s_scope(explore) ->
     bank = _get(client, tokens["bank"], "/v1/patterns", **{"from": "2026-11-25T00:00:00Z",
                                                            "to": "2026-11-25T23:59:59Z"}, interval="1h").json()
     assert [(p["template"], p["count"]) for p in bank["patterns"]] == [("bank line <*>", N_BANK)]
-    ops = _get(client, tokens["ops"], "/v1/patterns", top=2).json()
+    ops = _get(client, tokens["ops"], "/v1/patterns", top=2, interval="1d").json()
     assert [p["template"] for p in ops["patterns"]] == ["main line <*>", "other line <*>"] and ops["others"] == N_BANK
     # Filters narrow it as they narrow a search; out of scope is refused; the histogram is bounded.
-    assert [p["count"] for p in _get(client, tokens["shop"], "/v1/patterns", level="error").json()["patterns"]] == \
+    assert [p["count"] for p in _get(client, tokens["shop"], "/v1/patterns", level="error",
+                                     interval="1d").json()["patterns"]] == \
         [sum(_level(i) == "error" for i in range(N_MAIN))]
     assert _get(client, tokens["shop"], "/v1/patterns", namespace="bank").status_code == 403
     res = _get(client, tokens["shop"], "/v1/patterns", interval="1s")
