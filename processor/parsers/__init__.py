@@ -6,9 +6,9 @@ plain text with a leading timestamp (``text.py``), logfmt. Lines that match noth
 collector's time.
 
 The compiled core (``logjet._core``, built from ``native/``) parses every line, a whole batch per call; the lines it
-hands back (numbers past 64 bits in a text layout, the few cases listed in ``native/src/lib.rs``) go through
-``python_parse_line``, the reference the core is held to by ``tests/unit/test_core_differential.py``.
-``LOGJET_CORE=python``, read once at import, uses the reference alone.
+hands back (an integer field past 64 bits in an access log or a text layout, the few cases listed in
+``native/src/lib.rs``) go through ``python_parse_line``, the reference the core is held to by
+``tests/unit/test_core_differential.py``. ``LOGJET_CORE=python``, read once at import, uses the reference alone.
 """
 
 from __future__ import annotations
