@@ -1,8 +1,8 @@
 //! logjet's compiled core: the processor's per-entry work on whole batches, held to the Python reference it
 //! replaces by tests/unit/test_core_differential.py.
 //!
-//! Ported so far: the content parsers for every line that is not JSON (`parsers`, `timeparse`) and the envelopes
-//! around them (Docker json-file, CRI, syslog `<PRI>`: `parsers`, `syslog`). The Python module `_core` is private;
+//! Ported so far: the content parsers (JSON with the ECS lift, access logs, text layouts, logfmt: `parsers`,
+//! `timeparse`) and the envelopes around them (Docker json-file, CRI, syslog `<PRI>`: `parsers`, `syslog`). The Python module `_core` is private;
 //! `processor.parsers` calls it.
 
 pub mod parsers;
@@ -18,8 +18,6 @@ pub mod python;
 /// ported, so the reference's answer is the only one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delegate {
-    /// The content is JSON (or starts like it): orjson's parse and the ECS lift are not ported yet.
-    Json,
     /// A number past 64 bits, which Python keeps as an unbounded int.
     BigInt,
     /// A receive time before the epoch.

@@ -4,7 +4,7 @@
 use crate::parsers::{parse_line, Parsed, Value};
 use crate::Delegate;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// What the core made of one line.
@@ -53,7 +53,6 @@ pub fn parse_all(lines: &[Option<&str>], now_ns: &[Option<i64>]) -> Vec<Outcome>
 
 fn delegate_name(d: Delegate) -> &'static str {
     match d {
-        Delegate::Json => "json",
         Delegate::BigInt => "bigint",
         Delegate::ReceiveTime => "receive_time",
         Delegate::RegexLimit => "regex_limit",
@@ -62,28 +61,39 @@ fn delegate_name(d: Delegate) -> &'static str {
     }
 }
 
+fn object<'py>(py: Python<'py>, pairs: &[(String, Value)]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in pairs {
+        d.set_item(PyString::new(py, k), value(py, v)?)?;
+    }
+    Ok(d)
+}
+
 fn value<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     Ok(match v {
-        Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::UInt(u) => u.into_pyobject(py)?.into_any(),
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::List(items) => {
+            let l = PyList::empty(py);
+            for item in items {
+                l.append(value(py, item)?)?;
+            }
+            l.into_any()
+        }
+        Value::Object(pairs) => object(py, pairs)?.into_any(),
     })
 }
 
 fn to_python<'py>(py: Python<'py>, outcome: Outcome) -> PyResult<Bound<'py, PyAny>> {
     match outcome {
         Outcome::Parsed(p) => {
-            let fields = PyDict::new(py);
-            for (k, v) in &p.fields.0 {
-                fields.set_item(k, value(py, v)?)?;
-            }
+            let fields = object(py, &p.fields.0)?;
             let json = match &p.json {
-                Some(pairs) => {
-                    let d = PyDict::new(py);
-                    for (k, v) in pairs {
-                        d.set_item(k, v)?;
-                    }
-                    d.into_any()
-                }
+                Some(pairs) => object(py, pairs)?.into_any(),
                 None => py.None().into_bound(py),
             };
             let items: [Bound<'py, PyAny>; 5] = [

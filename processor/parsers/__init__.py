@@ -5,8 +5,8 @@ line, a syslog message with its ``<PRI>``), then reads the content as, in order:
 plain text with a leading timestamp (``text.py``), logfmt. Lines that match nothing are still messages, with the
 collector's time.
 
-The compiled core (``logjet._core``, built from ``native/``) parses every line whose content is not JSON, a whole
-batch per call; the lines it hands back (JSON content, numbers past 64 bits, the few cases listed in
+The compiled core (``logjet._core``, built from ``native/``) parses every line, a whole batch per call; the lines it
+hands back (an integer field past 64 bits in an access log or a text layout, the few cases listed in
 ``native/src/lib.rs``) go through ``python_parse_line``, the reference the core is held to by
 ``tests/unit/test_core_differential.py``. ``LOGJET_CORE=python``, read once at import, uses the reference alone.
 """

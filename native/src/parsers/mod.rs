@@ -1,8 +1,10 @@
-//! What the processor reads out of an entry: `processor/parsers/__init__.py` for every line whose content is not
-//! JSON. The envelopes (Docker json-file, CRI, syslog `<PRI>`) are unwrapped here; a line whose content is a JSON
-//! object, or that needs Python's unbounded integers, is handed back to the Python reference (`Delegate`).
+//! What the processor reads out of an entry: `processor/parsers/__init__.py`. The envelopes (Docker json-file, CRI,
+//! syslog `<PRI>`) are unwrapped here, the content read as JSON (`json`), an access log, text or logfmt; a line
+//! that needs what the core does not do exactly like Python (unbounded integers, ...) is handed back to the Python
+//! reference (`Delegate`).
 
 pub mod access;
+pub mod json;
 pub mod logfmt;
 pub mod text;
 #[cfg(test)]
@@ -13,15 +15,24 @@ use crate::{syslog, Delegate};
 use crate::pyre::PyRegex;
 use std::sync::LazyLock;
 
-/// An ECS field's value, as the Python parsers produce them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A value as the Python parsers produce them: an ECS field's (str or int; from a JSON line also a float or a
+/// bool), or anything orjson reads, kept under `json`.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
-    Str(String),
+    Null,
+    Bool(bool),
     Int(i64),
+    /// An integer past `i64::MAX` and within `u64` (orjson reads it as an int).
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    List(Vec<Value>),
+    /// A JSON object: its keys in order, each once.
+    Object(Vec<(String, Value)>),
 }
 
 /// Fields in insertion order, a later `set` of the same key replacing the value in place (a Python dict).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Fields(pub Vec<(String, Value)>);
 
 impl Fields {
@@ -38,14 +49,14 @@ impl Fields {
 }
 
 /// One parsed entry: `processor.parsers.Parsed`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Parsed {
     pub message: String,
     pub time_ns: Option<i64>,
     pub level: Option<String>,
     pub fields: Fields,
-    /// The other pairs of a logfmt line (`Parsed.json`).
-    pub json: Option<Vec<(String, String)>>,
+    /// The other keys of a JSON line, or the other pairs of a logfmt line (`Parsed.json`).
+    pub json: Option<Vec<(String, Value)>>,
 }
 
 impl Parsed {
@@ -67,8 +78,15 @@ fn pop(pairs: &mut Vec<(String, String)>, key: &str) -> Option<String> {
 
 fn content(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
     if line.starts_with('{') {
-        return Err(Delegate::Json);
+        if let Some(parsed) = json::parse_json(line, now_ns)? {
+            return Ok(parsed);
+        }
     }
+    not_json(line, now_ns)
+}
+
+/// `_content` after the JSON parser said no.
+fn not_json(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
     if let Some((ns, fields)) = access::parse_access(line)? {
         return Ok(Parsed { message: line.to_owned(), time_ns: Some(ns), level: None, fields, json: None });
     }
@@ -91,7 +109,7 @@ fn content(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
                 }
             }
             let level = level.filter(|l| !l.is_empty()).map(|l| text::normal_level(&l));
-            let json = (!pairs.is_empty()).then_some(pairs);
+            let json = (!pairs.is_empty()).then(|| pairs.into_iter().map(|(k, v)| (k, Value::Str(v))).collect());
             return Ok(Parsed { message, time_ns, level, fields: Fields::new(), json });
         }
     }
@@ -111,29 +129,25 @@ fn with(mut inner: Parsed, mut fields: Fields, time_ns: Option<i64>) -> Parsed {
 }
 
 fn docker(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
-    // Only an object of strings is decided here (a Docker json-file record is one); anything else, valid JSON or
-    // not, is the JSON parser's (orjson's) to judge.
-    let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(line) else {
-        return Err(Delegate::Json);
+    let obj = match json::loads(line) {
+        Some(Value::Object(obj)) => obj,
+        _ => return not_json(line, now_ns), // the content parser would read it as JSON, and fail the same
     };
-    if !obj.values().all(|v| v.is_string()) || obj.len() > 4 {
-        return Err(Delegate::Json);
-    }
-    let (Some(log), Some(stream)) = (obj.get("log").and_then(|v| v.as_str()), obj.get("stream").and_then(|v| v.as_str()))
-    else {
-        return Err(Delegate::Json);
+    let get = |key: &str| obj.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    let (Some(Value::Str(log)), Some(Value::Str(stream))) = (get("log"), get("stream")) else {
+        return json::from_object(line, obj, now_ns);
     };
-    if stream != "stdout" && stream != "stderr" {
-        return Err(Delegate::Json);
+    if (stream != "stdout" && stream != "stderr") || obj.len() > 4 {
+        return json::from_object(line, obj, now_ns);
     }
-    let time_ns = match obj.get("time").and_then(|v| v.as_str()) {
-        Some(stamp) => rfc3339_ns(stamp)?,
-        None => None,
+    let time_ns = match get("time") {
+        Some(Value::Str(stamp)) => rfc3339_ns(stamp)?,
+        _ => None,
     };
     let mut fields = Fields::new();
-    fields.set("log.iostream", Value::Str(stream.to_owned()));
+    fields.set("log.iostream", Value::Str(stream.clone()));
     if !log.ends_with('\n') {
-        fields.set("log.flags", Value::Str("partial".into()));
+        fields.set("log.flags", Value::Str("partial".into())); // a 16 KiB piece the shipper did not join
     }
     let inner = content(log.trim_end_matches(['\r', '\n']), now_ns)?;
     Ok(with(inner, fields, time_ns))
@@ -151,11 +165,11 @@ pub fn parse_line(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
     } else if c == Some('<') && chars.next().is_some_and(|d| d.is_ascii_digit()) {
         // Python tries syslog only after a digit; a line that is not syslog is read as content either way.
         if let Ok(p) = syslog::parse(line.as_bytes(), now_ns)? {
-            let mut inner = if p.message.starts_with('{') { return Err(Delegate::Json) } else { Parsed::plain(p.message) };
+            let mut inner = if p.message.starts_with('{') { content(&p.message, now_ns)? } else { Parsed::plain(p.message) };
             if inner.level.is_none() {
                 inner.level = p.attrs.0.iter().find(|(k, _)| k == "log.syslog.severity.name").and_then(|(_, v)| match v {
                     Value::Str(s) => SYSLOG_LEVEL.iter().find(|(k, _)| k == s).map(|(_, l)| (*l).to_owned()),
-                    Value::Int(_) => None,
+                    _ => None,
                 });
             }
             return Ok(with(inner, p.attrs, p.time_ns));

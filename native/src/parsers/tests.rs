@@ -24,6 +24,39 @@ fn lines() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Text that is JSON, nearly JSON, or JSON cut and spliced with the parsers' pieces.
+fn json_like() -> impl Strategy<Value = String> {
+    let piece = prop::sample::select(vec![
+        "{", "}", "[", "]", ",", ":", "\"", "\"message\":", "\"level\":\"WARN\"", "\"service\":{\"name\":1}",
+        "\"process\":{\"pid\":-0}", "\"ts\":\"2024-01-01T00:00:00Z\"", "1e400", "-0", "18446744073709551616",
+        "1.5e-7", "NaN", "true", "null", "\\ud800", "\\ud83d\\ude00", "\\u0000", "\\", " ", "\n", "\u{feff}",
+    ]).prop_map(str::to_owned);
+    prop_oneof![
+        prop::collection::vec(prop_oneof![piece, any::<String>()], 0..24).prop_map(|v| format!("{{{}", v.concat())),
+        json_values().prop_map(|v| v.to_string()),
+        (0usize..1100).prop_map(|n| format!("{{\"a\":{}{}}}", "[".repeat(n), "]".repeat(n))),
+    ]
+}
+
+/// serde_json objects of any shape (finite numbers only: JSON has no other).
+fn json_values() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+        any::<String>().prop_map(serde_json::Value::String),
+    ];
+    let tree = leaf.prop_recursive(4, 64, 8, |inner| prop_oneof![
+        prop::collection::vec(inner.clone(), 0..8).prop_map(serde_json::Value::Array),
+        prop::collection::vec(("[a-z.]{0,6}", inner), 0..8)
+            .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+    ]);
+    prop::collection::vec(("(message|msg|level|service|process|log|[a-z.]{0,6})", tree), 0..8)
+        .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect()))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4000))]
 
@@ -54,6 +87,25 @@ proptest! {
     }
 
     #[test]
+    fn json_never_panics(text in json_like(), now in prop_oneof![Just(NOW), any::<i64>()]) {
+        let _ = json::loads(&text);
+        let _ = parse_line(&text, now);
+        let _ = parse_line(&format!("2024-05-01T10:11:12Z stdout F {text}"), now);
+        let _ = parse_line(&format!("<13>Nov 25 11:59:00 h p: {text}"), now);
+    }
+
+    #[test]
+    fn json_round_trips_what_serde_writes(v in json_values()) {
+        // Any object serde_json writes (keys unique) is read back whole, its keys in order.
+        let text = serde_json::to_string(&v).expect("a finite value is written");
+        let got = json::loads(&text).expect("written JSON is read");
+        let Value::Object(pairs) = got else { panic!("not an object") };
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        let want: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        prop_assert_eq!(keys, want);
+    }
+
+    #[test]
     fn decided_lines_keep_their_text(line in "[a-z ]{0,40}") {
         // A line with no timestamp, no `=` and no envelope is its own message.
         let p = parse_line(&line, NOW).expect("plain text is decided");
@@ -79,9 +131,12 @@ fn a_receive_time_near_the_lowest_i64_is_handed_back() {
 }
 
 #[test]
-fn json_content_is_handed_back() {
-    assert_eq!(parse_line("{\"a\":1}", NOW), Err(Delegate::Json));
-    assert_eq!(parse_line("{\"log\":\"{\\\"a\\\":1}\\n\",\"stream\":\"stdout\"}", NOW), Err(Delegate::Json));
+fn json_content_is_decided() {
+    let p = parse_line("{\"a\":1}", NOW).unwrap();
+    assert_eq!((p.message.as_str(), p.json), ("{\"a\":1}", Some(vec![("a".to_owned(), Value::Int(1))])));
+    let d = parse_line("{\"log\":\"{\\\"msg\\\":\\\"x\\\",\\\"level\\\":\\\"WARNING\\\"}\\n\",\"stream\":\"stdout\"}", NOW).unwrap();
+    assert_eq!((d.message.as_str(), d.level.as_deref()), ("x", Some("warn")));
+    assert_eq!(d.fields.0, vec![("log.iostream".to_owned(), Value::Str("stdout".into()))]);
 }
 
 #[test]
