@@ -24,7 +24,10 @@ def test_cargo_test_of_the_crate_passes_and_runs_tests() -> None:
     cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
     assert os.path.exists(cargo), "cargo is needed to build logjet's compiled core (see the README)"
     env = {**os.environ, "PYO3_PYTHON": sys.executable, "CARGO_TARGET_DIR": str(NATIVE / "target" / "cargo-test"),
-           "CARGO_TERM_COLOR": "never"}
+           "CARGO_TERM_COLOR": "never",
+           # The JSON tests read nests of 1,024 levels, as orjson does; unoptimised frames are several times the size
+           # of the release build's, more than a test thread's default 2 MiB holds.
+           "RUST_MIN_STACK": str(64 << 20)}
     t0 = time.monotonic()
     run = subprocess.run([cargo, "test"], cwd=NATIVE, env=env, capture_output=True, text=True, timeout=1800,
                          check=False)
