@@ -152,7 +152,9 @@ class KafkaServer:
             quorum = [f"controller.quorum.bootstrap.servers=127.0.0.1:{s.kafka_controller_port}"]
         else:
             # A fixed set of voters: the cluster's shape never changes while it runs.
-            quorum = [f"controller.quorum.voters={self._quorum()}"]
+            quorum = [f"controller.quorum.voters={self._quorum()}",
+                      # A broker gives up when the quorum does not let it in within this: not before `up` would.
+                      f"initial.broker.registration.timeout.ms={int(s.start_timeout_s * 1000)}"]
         return [
             f"process.roles={'broker,controller' if self.controller_port is not None else 'broker'}",
             f"node.id={self.node}",

@@ -140,20 +140,27 @@ class Stack:
 
     # -- commands -----------------------------------------------------------------------------------------
     def up(self, log: Callable[[str], object] = print) -> None:
-        # The first node of each service resolves and unpacks what all share; the others then prepare (format
-        # storage, create a keystore: a JVM each) side by side.
-        self._start(self.kafka, log)
-        self._start(self.elasticsearch, log)
-        rest = [*self.kafka_nodes[1:], *self.elasticsearch_nodes[1:]]
+        todo = [s for s in (*self.kafka_nodes, *self.elasticsearch_nodes) if self._needs_start(s, log)]
+        t0 = time.monotonic()
+        # What the nodes share (Kafka's jars, the unpacked distribution) is resolved by the first node of each
+        # service; then every node prepares (formats its storage, creates its keystore: a JVM each) side by side,
+        # and all start together: a broker that waits too long for the rest of its controller quorum gives up.
+        for first in (self.kafka, self.elasticsearch):
+            if first in todo:
+                log(f"{first.name}: resolving {first.version} from Maven Central (cached after the first time)")
+                first.prepare()
+        rest = [s for s in todo if s not in (self.kafka, self.elasticsearch)]
         if rest:
             with ThreadPoolExecutor(len(rest)) as pool:
-                for future in [pool.submit(self._start, server, log) for server in rest]:
+                for future in [pool.submit(server.prepare) for server in rest]:
                     future.result()
+        for server in todo:
+            log(f"{server.name}: started pid {server.start()} ({time.monotonic() - t0:.1f}s to prepare)")
         self._wait(self.kafka_nodes, self.kafka_ready, "kafka")
         self._wait(self.elasticsearch_nodes, self._es_ready, "elasticsearch")
         log(f"kafka ready at {self.kafka_bootstrap}; elasticsearch ready at {self.elasticsearch_url}")
 
-    def _start(self, server: Server, log: Callable[[str], object]) -> bool:
+    def _needs_start(self, server: Server, log: Callable[[str], object]) -> bool:
         pid = server.process.pid()
         if pid is not None:
             log(f"{server.name}: already running (pid {pid})")
@@ -163,11 +170,6 @@ class Stack:
                 log(f"{server.name}: already answering on port {server.port} (not started by logjet); using it")
                 return False
             raise StackError(f"{server.name}: port {server.port} is taken by a process that is not {server.name}")
-        t0 = time.monotonic()
-        log(f"{server.name}: resolving {server.version} from Maven Central (cached after the first time)")
-        server.prepare()
-        pid = server.start()
-        log(f"{server.name}: started pid {pid} ({time.monotonic() - t0:.1f}s to prepare)")
         return True
 
     def _wait(self, servers: list[Server], ready: Callable[[], bool], what: str) -> None:
@@ -212,7 +214,9 @@ class Stack:
     def start_node(self, name: str, log: Callable[[str], object] = print) -> None:
         """Start one node and wait until it answers (a Kafka broker: until the cluster lists it)."""
         server = self.node(name)
-        self._start(server, log)
+        if self._needs_start(server, log):
+            server.prepare()
+            log(f"{server.name}: started pid {server.start()}")
         self._wait([server], lambda: self._node_ready(server), server.name)
         log(f"{server.name}: ready at {server.address if isinstance(server, KafkaServer) else server.url}")
 
