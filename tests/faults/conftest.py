@@ -1,5 +1,5 @@
 """The fault suite's cluster: three Kafka brokers and three Elasticsearch nodes of the local stack, started once for
-the session on their own ports and in a throw-away state directory, and stopped whatever happens.
+the suite on their own ports and in a throw-away state directory, and stopped whatever happens.
 
 Every test here is marked ``faults``. Those marked ``faults_extended`` as well (the long rehearsals) run only when
 the run selects the suite by marker: ``python -m pytest tests/faults -m faults``; the default run (CI) deselects them.
@@ -59,7 +59,9 @@ def _warm_up(bootstrap: str, timeout: float = 300) -> None:
         consumer.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope: the cluster stops once the suite is done, not at the end of the whole run (it would take memory
+# and CPU from the integration tests that follow it).
+@pytest.fixture(scope="package")
 def cluster() -> Iterator:
     from logjet.stack import Stack
 
