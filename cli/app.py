@@ -109,11 +109,34 @@ def stack_down(config: ConfigOpt = None) -> None:
 
 @stack_app.command("status")
 def stack_status(config: ConfigOpt = None) -> None:
-    """Show both services, their state and versions."""
+    """Show every node of both services, its state and version."""
     from logjet.stack import Stack
 
     for status in Stack(_settings(config).stack).status():
         typer.echo(status.line())
+
+
+@stack_app.command("stop")
+def stack_stop(
+    node: Annotated[str, typer.Argument(help="kafka-<i> or elasticsearch-<i> (kafka, elasticsearch: a single node).")],
+    kill: Annotated[bool, typer.Option("--kill", help="SIGKILL (a crash) instead of SIGTERM.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Stop one node of the stack, to rehearse a failure."""
+    from logjet.stack import Stack
+
+    Stack(_settings(config).stack).stop_node(node, kill=kill, log=typer.echo)
+
+
+@stack_app.command("start")
+def stack_start(
+    node: Annotated[str, typer.Argument(help="kafka-<i> or elasticsearch-<i> (kafka, elasticsearch: a single node).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Start one node of the stack and wait until it answers."""
+    from logjet.stack import Stack
+
+    Stack(_settings(config).stack).start_node(node, log=typer.echo)
 
 
 def _run_collector(settings: LogjetSettings) -> None:

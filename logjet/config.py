@@ -69,7 +69,10 @@ class KafkaSettings(_Component):
 
 
 class ElasticsearchSettings(_Component):
-    url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL; several separated by commas.")
+    url: str = Field(
+        "http://127.0.0.1:9200", description="Elasticsearch URL; several separated by commas (give every node, or "
+        "several coordinating nodes, of a cluster: requests rotate over them and move on from one that fails)."
+    )
     dataset: str = Field("logjet", description="data_stream.dataset: documents go to logs-<dataset>-<namespace>.")
     namespace: str = Field("default", description="data_stream.namespace.")
     request_timeout_s: float = Field(30.0, gt=0, description="Timeout of one request to Elasticsearch.")
@@ -84,7 +87,16 @@ class ElasticsearchSettings(_Component):
     )
     ilm_rollover_max_size: str = Field("50gb", description="ILM: roll over when a primary shard reaches this size.")
     ilm_rollover_max_age: str = Field("1d", description="ILM: roll over at this age.")
-    replicas: int = Field(0, ge=0, description="index.number_of_replicas of the backing indices.")
+    replicas: int | None = Field(
+        None, ge=0, description="index.number_of_replicas of the backing indices; null (the default): one replica "
+        "once the cluster has two data nodes, none on a single node (index.auto_expand_replicas 0-1), so that a "
+        "node lost loses no acknowledged document and one node stays green."
+    )
+    max_retries: int = Field(
+        3, ge=0, description="A request that finds no answer (connection refused or reset) is sent again to the next "
+        "node of elasticsearch.url this many times; a node that failed is set aside for a growing back-off. Bulk "
+        "requests are retried again above this by the processor (processor.retry_max_s)."
+    )
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="Keyword arguments passed through untouched to elasticsearch.Elasticsearch(), "
@@ -500,6 +512,15 @@ class StackSettings(_Component):
     elasticsearch_port: int = Field(9200, ge=1, le=65535)
     elasticsearch_transport_port: int = Field(9300, ge=1, le=65535)
     kafka_partitions: int = Field(4, ge=1, description="Default partition count of auto-created topics.")
+    kafka_brokers: int = Field(
+        1, ge=1, le=16, description="Kafka brokers (KRaft) on consecutive ports from kafka_port (controllers from "
+        "kafka_controller_port). From 3 on, the first three are also the controller quorum, and topics get 3 "
+        "replicas with min.insync.replicas 2; below, min(brokers, 3) replicas and min.insync.replicas 1."
+    )
+    elasticsearch_nodes: int = Field(
+        1, ge=1, le=16, description="Elasticsearch nodes forming one cluster, HTTP on consecutive ports from "
+        "elasticsearch_port (transport from elasticsearch_transport_port), all master-eligible and data nodes."
+    )
     start_timeout_s: float = Field(240.0, gt=0, description="How long `stack up` waits for each service.")
     java_home: Path | None = Field(None, description="JDK 17+ to run both servers; default: the one on PATH.")
     maven: str = Field("mvn", description="Maven executable that resolves the servers' artifacts.")
@@ -508,6 +529,28 @@ class StackSettings(_Component):
         description="When `stack up` runs as root, Kafka and Elasticsearch run as this unprivileged system user "
         "(created if missing), which owns only their data, logs and temporary files.",
     )
+
+    @model_validator(mode="after")
+    def _ports_apart(self) -> StackSettings:
+        # Every node takes the next port of each range: two ranges that meet would give two servers one port.
+        ranges = {
+            "kafka_port": (self.kafka_port, self.kafka_brokers),
+            "kafka_controller_port": (self.kafka_controller_port, 3 if self.kafka_brokers >= 3 else 1),
+            "elasticsearch_port": (self.elasticsearch_port, self.elasticsearch_nodes),
+            "elasticsearch_transport_port": (self.elasticsearch_transport_port, self.elasticsearch_nodes),
+        }
+        for name, (first, count) in ranges.items():
+            if first + count - 1 > 65535:
+                raise ValueError(f"{name} {first} leaves no room for {count} nodes (ports up to 65535)")
+        names = list(ranges)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                (pa, na), (pb, nb) = ranges[a], ranges[b]
+                if pa < pb + nb and pb < pa + na:
+                    raise ValueError(f"{a} {pa}-{pa + na - 1} and {b} {pb}-{pb + nb - 1} overlap: with "
+                                     f"{self.kafka_brokers} brokers and {self.elasticsearch_nodes} Elasticsearch "
+                                     "nodes, each node takes the next port of each range; move one range away")
+        return self
 
 
 class LogjetSettings(BaseSettings):

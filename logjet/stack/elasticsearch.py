@@ -1,10 +1,13 @@
-"""Elasticsearch 8.x, one node with security off, run from the distribution Elastic publishes on Maven Central.
+"""Elasticsearch 8.x with security off, one node or a cluster, run from the distribution Elastic publishes on Maven
+Central.
 
-Layout under ``<state_dir>/elasticsearch``: ``dist/`` (the unpacked distribution), ``config/`` (with its keystore),
-the pid file and stdout log, all written by the user who runs ``stack up``; ``data/``, ``logs/`` and ``run/`` (home
-and temporary files), written by the node. Elasticsearch refuses to run as root: when root runs ``stack up``, the node
-runs as the unprivileged system user ``stack.run_as`` (created on first use), which owns only the latter and its
-keystore (see ``account.py``).
+Layout: ``<state_dir>/elasticsearch/dist/`` (the unpacked distribution, shared by every node). One node lives in
+``<state_dir>/elasticsearch`` itself, node ``i`` of a cluster in ``<state_dir>/elasticsearch-<i>``: ``config/`` (with
+its keystore), the pid file and stdout log, all written by the user who runs ``stack up``; ``data/``, ``logs/`` and
+``run/`` (home and temporary files), written by the node. The nodes of a cluster are all master-eligible data nodes
+that find each other on their transport ports. Elasticsearch refuses to run as root: when root runs ``stack up``, the
+nodes run as the unprivileged system user ``stack.run_as`` (created on first use), which owns only the latter and
+their keystores (see ``account.py``).
 """
 
 from __future__ import annotations
@@ -25,22 +28,34 @@ __all__ = ["ElasticsearchServer"]
 KEYSTORE = "elasticsearch.keystore"
 
 
-class ElasticsearchServer:
-    name = "elasticsearch"
+def node_name(node: int) -> str:
+    return f"logjet-local-{node}"
 
-    def __init__(self, settings: StackSettings, java_home: Path) -> None:
+
+class ElasticsearchServer:
+    def __init__(self, settings: StackSettings, java_home: Path, node: int = 1) -> None:
         self.settings = settings
         self.java_home = java_home
-        self.home = settings.state_dir.resolve() / "elasticsearch"
+        self.node = node
+        self.cluster = settings.elasticsearch_nodes > 1
+        self.name = f"elasticsearch-{node}" if self.cluster else "elasticsearch"
+        self.shared = settings.state_dir.resolve() / "elasticsearch"
+        self.home = settings.state_dir.resolve() / self.name
+        self.port = settings.elasticsearch_port + node - 1
+        self.transport_port = settings.elasticsearch_transport_port + node - 1
         self.pom = compose_local_dir() / "elasticsearch" / "pom.xml"
         self.version = pom_property(self.pom, "es.version")
-        self.dist = self.home / "dist" / f"elasticsearch-{self.version}"
+        self.dist = self.shared / "dist" / f"elasticsearch-{self.version}"
         self.conf = self.home / "config"
         # The pid file moved out of run/, which the node's user may write; an older stack's is still honoured
         # while it is root's own file.
-        self.process = ManagedProcess("elasticsearch", self.home / "launcher.pid", self.home / "stdout.log",
+        self.process = ManagedProcess(self.name, self.home / "launcher.pid", self.home / "stdout.log",
                                       legacy_pid_file=self.home / "run" / "launcher.pid")
         self.account = ServerAccount.for_stack(settings.run_as, create=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def server_log(self) -> Path:
@@ -48,6 +63,8 @@ class ElasticsearchServer:
 
     def prepare(self) -> None:
         self.account = ServerAccount.for_stack(self.settings.run_as, create=True)
+        self.shared.mkdir(parents=True, exist_ok=True)
+        private_dir(self.shared)
         self.home.mkdir(parents=True, exist_ok=True)
         private_dir(self.home)
         if not (self.dist / "bin" / "elasticsearch").is_file():
@@ -55,8 +72,8 @@ class ElasticsearchServer:
                 self.settings.maven,
                 self.pom,
                 "dependency:unpack",
-                {"es.unpack.dir": str(self.home / "dist")},
-                self.home / "maven.log",
+                {"es.unpack.dir": str(self.shared / "dist")},
+                self.shared / "maven.log",
             )
         self.write_files()
         if self.account.dropped:
@@ -89,29 +106,35 @@ class ElasticsearchServer:
         private_dir(self.conf / "jvm.options.d")
         write_private(self.conf / "jvm.options.d" / "heap.options",
                       f"-Xms{s.elasticsearch_heap}\n-Xmx{s.elasticsearch_heap}\n")
-        write_private(
-            self.conf / "elasticsearch.yml",
-            "\n".join(
-                [
-                    "cluster.name: logjet-local",
-                    "node.name: logjet-local-1",
-                    f"path.data: {self.home / 'data'}",
-                    f"path.logs: {logs}",
-                    "network.host: 127.0.0.1",
-                    f"http.port: {s.elasticsearch_port}",
-                    f"transport.port: {s.elasticsearch_transport_port}",
-                    "discovery.type: single-node",
-                    "xpack.security.enabled: false",
-                    # A developer machine's disk is often fuller than the watermarks allow; the tests set the
-                    # read-only block themselves when they want Elasticsearch to push back.
-                    "cluster.routing.allocation.disk.threshold_enabled: false",
-                    "action.destructive_requires_name: false",
-                    "",
-                ]
-            ),
-        )
+        write_private(self.conf / "elasticsearch.yml", "\n".join([*self._yml(logs), ""]))
         for sub in ("data", "logs", "run"):
             give_to(self.home / sub, self.account)
+
+    def _yml(self, logs: Path) -> list[str]:
+        s = self.settings
+        if self.cluster:
+            transports = [f"127.0.0.1:{s.elasticsearch_transport_port + i}" for i in range(s.elasticsearch_nodes)]
+            masters = [node_name(i) for i in range(1, s.elasticsearch_nodes + 1)]
+            discovery = [f"discovery.seed_hosts: [{', '.join(transports)}]",
+                         # Read only when the cluster first forms; a node that has joined once ignores it.
+                         f"cluster.initial_master_nodes: [{', '.join(masters)}]"]
+        else:
+            discovery = ["discovery.type: single-node"]
+        return [
+            "cluster.name: logjet-local",
+            f"node.name: {node_name(self.node)}",
+            f"path.data: {self.home / 'data'}",
+            f"path.logs: {logs}",
+            "network.host: 127.0.0.1",
+            f"http.port: {self.port}",
+            f"transport.port: {self.transport_port}",
+            *discovery,
+            "xpack.security.enabled: false",
+            # A developer machine's disk is often fuller than the watermarks allow; the tests set the
+            # read-only block themselves when they want Elasticsearch to push back.
+            "cluster.routing.allocation.disk.threshold_enabled: false",
+            "action.destructive_requires_name: false",
+        ]
 
     def _keystore(self) -> None:
         """The node cannot create its keystore in a directory it may not write: root creates it and gives it over."""

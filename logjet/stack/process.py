@@ -115,6 +115,28 @@ class ManagedProcess:
         tmp.replace(self.pid_file)
         return proc.pid
 
+    def signal(self, sig: signal.Signals) -> bool:
+        """Send ``sig`` to the process group. Returns whether it was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def kill(self, timeout: float = 30.0) -> bool:
+        """SIGKILL the process group (a crash, for rehearsals) and wait until it is gone."""
+        if not self.signal(signal.SIGKILL):
+            self._forget()
+            return False
+        deadline = time.monotonic() + timeout
+        while self.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._forget()
+        return True
+
     def stop(self, timeout: float = 60.0) -> bool:
         """SIGTERM the process group, SIGKILL it after ``timeout``. Returns whether anything was running."""
         pid = self.pid()

@@ -15,8 +15,10 @@ _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 
 
 def template_body(settings: ElasticsearchSettings) -> dict[str, Any]:
-    index: dict[str, Any] = {"number_of_replicas": settings.replicas, "refresh_interval": "1s",
-                             "mapping": _MAPPING_LIMITS}
+    # Unset, replicas follow the cluster: one as soon as a second data node can hold it.
+    replicas = {"auto_expand_replicas": "0-1"} if settings.replicas is None else {
+        "number_of_replicas": settings.replicas}
+    index: dict[str, Any] = {**replicas, "refresh_interval": "1s", "mapping": _MAPPING_LIMITS}
     template: dict[str, Any] = {"settings": {"index": index}, "mappings": _mappings()}
     if settings.ilm_policy:
         index["lifecycle"] = {"name": settings.ilm_policy}

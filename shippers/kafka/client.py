@@ -21,6 +21,8 @@ __all__ = ["consumer_config", "make_admin", "make_consumer", "make_producer", "p
 def producer_config(settings: KafkaSettings, **overrides: Any) -> dict[str, Any]:
     conf: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap,
+        # Acknowledged once every in-sync replica holds the record (min.insync.replicas of the topic); idempotence
+        # makes librdkafka retry without end and without reordering or duplicating what a dying leader took.
         "acks": "all",
         "enable.idempotence": True,
         "compression.type": "zstd",
@@ -51,6 +53,8 @@ def consumer_config(settings: KafkaSettings, group_id: str, **overrides: Any) ->
         "fetch.max.bytes": 52_428_800,
         "max.partition.fetch.bytes": 10_485_760,
         "partition.assignment.strategy": "cooperative-sticky",
+        # librdkafka's default, stated: never read what a transactional producer aborted.
+        "isolation.level": "read_committed",
         "log_level": 3,
         "logger": kafka_logger(),
     }
