@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,11 @@ import yaml
 
 
 def _cli(config: Path, *args: str) -> str:
+    # The environment overrides the file (as operators expect), so a LOGJET_STACK_STATE_DIR of the run's own stack
+    # (CI sets one) would point the command at that stack instead of this cluster.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
     res = subprocess.run([sys.executable, "-m", "cli", "stack", *args, "--config", str(config)],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     return res.stdout
 
