@@ -18,6 +18,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -126,7 +127,8 @@ def create_app(settings: LogjetSettings) -> FastAPI:
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET"],
                            allow_headers=["Authorization", "Last-Event-ID"])
-    app.add_middleware(QueryLimit, paths=frozenset({"/v1/logs", "/v1/stats", "/v1/facets", "/v1/patterns"}), pattern=_CONTEXT_PATH,
+    app.add_middleware(QueryLimit, paths=frozenset({"/v1/logs", "/v1/stats", "/v1/facets", "/v1/patterns"}),
+                       pattern=_CONTEXT_PATH,
                        concurrent=api.max_concurrent_queries, queued=api.max_queued_queries)
     if api.open_demo:
         app.add_middleware(DemoGuard)
@@ -285,6 +287,30 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         except ValueError as exc:
             raise _ProblemError(400, "invalid exclusion", str(exc)) from exc
 
+    def _aggregate(who: Caller, what: str, time_from: str, time_to: str, q: str | None,
+                   filters: dict[str, str | None], field: list[str] | None, exclude: list[str] | None,
+                   histogram: tuple[str, int, str] | None,
+                   body: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """An aggregation over a search, as /v1/facets and /v1/patterns answer: the scope and filter checks of a
+        search, the bound on the histogram (interval, counts per bucket, what splits them), the aggregation search
+        that ``body`` makes of the search, Elasticsearch's refusals translated."""
+        if not who.may_ask_for(filters["namespace"], filters["service"]):
+            raise _ProblemError(403, "forbidden", "the filter asks for logs outside this key's scope")
+        fields, excluded = _field_filters(field), _exclusions(exclude)
+        if histogram is not None:
+            try:
+                check_buckets(time_from, time_to, *histogram, max_buckets=api.stats_max_buckets)
+            except StatsRangeError as exc:
+                raise _ProblemError(400, "invalid range", str(exc)) from exc
+        search = build_search(time_from=time_from, time_to=time_to, q=q, filters=filters, fields=fields, size=0,
+                              order="desc", search_after=None, scope=who.scope_filter(), exclude=excluded)
+        try:
+            return dict(es.options(request_timeout=api.query_timeout_s).search(
+                index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True,
+                timeout=f"{int(api.query_timeout_s * 1000)}ms", **body(search)))
+        except (ApiError, TransportError) as exc:
+            raise _es_problem(exc, what, "the time range or query could not be parsed") from exc
+
     @app.get("/v1/facets", summary="Facet values and counts, and counts over time by level, of a search",
              response_model=Facets,
              responses={400: {"description": "a parameter is invalid, or the histogram would be too large"},
@@ -309,27 +335,13 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         interval: Annotated[str | None, Query(pattern=r"^\d+[smhd]$", examples=["15s"],
                                               description="with it, the counts over time split by level")] = None,
     ) -> dict[str, Any]:
-        if not who.may_ask_for(namespace, service):
-            raise _ProblemError(403, "forbidden", "the filter asks for logs outside this key's scope")
-        fields, excluded = _field_filters(field), _exclusions(exclude)
-        if interval is not None:
-            try:  # each bucket holds its count and one per level
-                check_buckets(time_from, time_to, interval, LEVEL_SPLIT, "level", max_buckets=api.stats_max_buckets)
-            except StatsRangeError as exc:
-                raise _ProblemError(400, "invalid range", str(exc)) from exc
-        search = build_search(time_from=time_from, time_to=time_to, q=q,
-                              filters={"level": level, "host": host, "path": path, "service": service,
-                                       "container": container, "pod": pod, "namespace": namespace, "stream": stream},
-                              fields=fields, size=0, order="desc", search_after=None, scope=who.scope_filter(),
-                              exclude=excluded)
-        try:
-            resp = es.options(request_timeout=api.query_timeout_s).search(
-                index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True,
-                timeout=f"{int(api.query_timeout_s * 1000)}ms",
-                **facets_query(search, size, interval, time_from, time_to))
-        except (ApiError, TransportError) as exc:
-            raise _es_problem(exc, "facets", "the time range or query could not be parsed") from exc
-        return read_facets(dict(resp))
+        return read_facets(_aggregate(
+            who, "facets", time_from, time_to, q,
+            {"level": level, "host": host, "path": path, "service": service, "container": container, "pod": pod,
+             "namespace": namespace, "stream": stream}, field, exclude,
+            # each bucket holds its count and one per level
+            (interval, LEVEL_SPLIT, "level") if interval is not None else None,
+            lambda search: facets_query(search, size, interval, time_from, time_to)))
 
     @app.get("/v1/patterns", summary="The log patterns of a search: most frequent first, with counts over time",
              response_model=Patterns,
@@ -354,26 +366,12 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         top: Annotated[int, Query(ge=1, le=100, description="patterns listed")] = 20,
         interval: Annotated[str, Query(pattern=r"^\d+[smhd]$", examples=["1m"])] = "1m",
     ) -> dict[str, Any]:
-        if not who.may_ask_for(namespace, service):
-            raise _ProblemError(403, "forbidden", "the filter asks for logs outside this key's scope")
-        fields, excluded = _field_filters(field), _exclusions(exclude)
-        try:  # each bucket of the histogram holds one count per listed pattern
-            check_buckets(time_from, time_to, interval, top, "pattern", max_buckets=api.stats_max_buckets)
-        except StatsRangeError as exc:
-            raise _ProblemError(400, "invalid range", str(exc)) from exc
-        search = build_search(time_from=time_from, time_to=time_to, q=q,
-                              filters={"level": level, "host": host, "path": path, "service": service,
-                                       "container": container, "pod": pod, "namespace": namespace, "stream": stream},
-                              fields=fields, size=0, order="desc", search_after=None, scope=who.scope_filter(),
-                              exclude=excluded)
-        try:
-            resp = es.options(request_timeout=api.query_timeout_s).search(
-                index=settings.elasticsearch.index_pattern, ignore_unavailable=True, allow_no_indices=True,
-                timeout=f"{int(api.query_timeout_s * 1000)}ms",
-                **patterns_query(search, top, interval, time_from, time_to))
-        except (ApiError, TransportError) as exc:
-            raise _es_problem(exc, "patterns", "the time range or query could not be parsed") from exc
-        return read_patterns(dict(resp))
+        return read_patterns(_aggregate(
+            who, "patterns", time_from, time_to, q,
+            {"level": level, "host": host, "path": path, "service": service, "container": container, "pod": pod,
+             "namespace": namespace, "stream": stream}, field, exclude,
+            (interval, top, "pattern"),  # each bucket of the histogram holds one count per listed pattern
+            lambda search: patterns_query(search, top, interval, time_from, time_to)))
 
     @app.get("/v1/logs/{event_id}/context", summary="The lines before and after one, from the same source",
              response_model=Context,
