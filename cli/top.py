@@ -219,12 +219,16 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{value:.0f}{unit}" if float(value).is_integer() else f"{value:.1f}{unit}"
 
 
+def _heading(title: str, part: dict[str, Any]) -> str:
+    """A component's heading: its name, its address, and why it is down when it is."""
+    return f"{title}  {part['url'] or ''}" + ("" if part["up"] else f"  DOWN: {part['error']}")
+
+
 def render_text(snap: dict[str, Any]) -> list[str]:
     """The screen as lines of plain text (the live view draws them; ``--once`` without ``--json`` prints them)."""
     lines = [f"logjet top  {snap['time']}  (rates over {snap['interval_s']:.1f}s)"]
     c = snap["collector"]
-    lines.append("")
-    lines.append(f"COLLECTOR  {c['url'] or ''}" + ("" if c["up"] else f"  DOWN: {c['error']}"))
+    lines += ["", _heading("COLLECTOR", c)]
     if c["up"]:
         lines.append(f"  {'input':<28}{'lines/s':>10}{'bytes/s':>10}{'lines':>10}{'acked':>10}{'errors':>8}")
         for name, i in c["inputs"].items():
@@ -233,8 +237,7 @@ def render_text(snap: dict[str, Any]) -> list[str]:
         lines.append(f"  bytes behind {_fmt(c['bytes_behind'], 'B')} in {c['open_files']} open files; "
                      f"{c['records_in_flight']} records awaiting Kafka")
     p = snap["processor"]
-    lines.append("")
-    lines.append(f"PROCESSOR  {p['url'] or ''}" + ("" if p["up"] else f"  DOWN: {p['error']}"))
+    lines += ["", _heading("PROCESSOR", p)]
     if p["up"]:
         lines.append(f"  entries/s {_fmt(p['entries_per_s'])}  indexed/s {_fmt(p['documents_per_s'])}  "
                      f"entries {_fmt(p['entries_in'])}  indexed {_fmt(p['documents_indexed'])}  "
@@ -245,15 +248,13 @@ def render_text(snap: dict[str, Any]) -> list[str]:
         dead = "  ".join(f"{k}={v}" for k, v in p["dead_letters"].items()) or "none"
         lines.append(f"  bulk retries: {retries}   dead letters: {dead}")
     e = snap["elasticsearch"]
-    lines.append("")
-    lines.append(f"ELASTICSEARCH  {e['url'] or ''}" + ("" if e["up"] else f"  DOWN: {e['error']}"))
+    lines += ["", _heading("ELASTICSEARCH", e)]
     if e["up"]:
         lines.append(f"  indexed/s {_fmt(e['documents_per_s'])}  write rejections {e['write_rejections']}  "
                      f"write queue {e['write_queue']}  failed index ops {e['index_failed']}  "
                      f"documents {_fmt(e['documents'])}")
     a = snap["api"]
-    lines.append("")
-    lines.append(f"API  {a['url'] or ''}" + ("" if a["up"] else f"  DOWN: {a['error']}"))
+    lines += ["", _heading("API", a)]
     if a["up"]:
         lines.append(f"  requests/s {_fmt(a['requests_per_s'])}  requests {_fmt(a['requests'])}  "
                      f"5xx {a['errors_5xx']}  live tails {a['live_tails']}  points in time {a['points_in_time']}")
