@@ -23,6 +23,7 @@ from benchmarks.api_latency import LatencyResult, run_api_latency
 from benchmarks.collector import run_files, run_syslog
 from benchmarks.corpus import LOGHUB_DIR, syslog_messages, write_file_corpus
 from benchmarks.end_to_end import bulk_bodies, run_ceiling, run_e2e
+from benchmarks.first_doc import run_first_doc
 from benchmarks.hot_path import CORES, CoreWorker, make_batches, run_floor
 from benchmarks.processor import drop_topic, preload, processor_core, run_process
 from benchmarks.tail_latency import pct, run_tail, summarize
@@ -126,13 +127,15 @@ def main() -> int:
                         "the cores: one worker was the faster on 2 cores)")
     parser.add_argument("--syslog-messages", type=int, default=500_000, help="messages of each B4 syslog run")
     parser.add_argument("--udp-rate", type=int, default=50_000, help="datagrams/s the B4 UDP sender paces itself to")
-    parser.add_argument("--only", choices=("b1", "b2", "b3", "b4", "b5", "api", "tail"),
+    parser.add_argument("--only", choices=("b1", "b2", "b3", "b4", "b5", "api", "tail", "first_doc"),
                         help="run one benchmark only (the result file is written, latest.json is not)")
     parser.add_argument("--api-documents", type=int, default=1_000_000, help="documents behind the API latency run")
     parser.add_argument("--tail-runs", type=int, help="measured runs of the live tail benchmark (a minute or more "
                         "each): --runs, at most 3, unless given")
     parser.add_argument("--tail-rate", type=int, default=5_000, help="entries/s produced for the live tail")
     parser.add_argument("--tail-seconds", type=int, default=60, help="seconds of load of each live tail run")
+    parser.add_argument("--first-doc-runs", type=int, default=3, help="runs of `logjet up` timed to its first "
+                        "document (no warm-up: each is a fresh `up`, as a user's)")
     parser.add_argument("--corpus-dir", type=Path, default=Path(".logjet/bench"), help="where corpora are kept")
     args = parser.parse_args()
 
@@ -387,6 +390,34 @@ def main() -> int:
             latest.update({"tail_entries_per_s": round(tail["entries_per_s"]["median"]),
                            "tail_missing": tail["missing"], "tail_repeated": tail["repeated"]})
             details["tail"] = tail
+        if args.only in (None, "first_doc"):
+            print(f"first document: `logjet up` (demo) against the running servers, {args.first_doc_runs} runs",
+                  file=sys.stderr)
+            firsts = []
+            for i in range(args.first_doc_runs):
+                r = run_first_doc(bootstrap, es_url)
+                firsts.append(r)
+                print(f"  first document run {i + 1}: up {r.up_s:.1f} s, first document {r.first_doc_s:.1f} s, all "
+                      f"{r.queries} example queries {r.all_queries_s:.1f} s, stopped in {r.stop_s:.1f} s",
+                      file=sys.stderr)
+            first = {name: _summary([getattr(r, name) for r in firsts])
+                     for name in ("up_s", "first_doc_s", "all_queries_s", "stop_s")}
+            table += [("first document: `logjet up` until it says it is up, s", first["up_s"], ""),
+                      ("first document: until /v1/logs returns one, s", first["first_doc_s"], ""),
+                      ("first document: until every example query returns one, s", first["all_queries_s"], ""),
+                      ("first document: Ctrl-C until every process is gone, s", first["stop_s"], "")]
+            latest["first_doc_s"] = round(first["first_doc_s"]["median"], 2)
+            latest["first_doc_all_queries_s"] = round(first["all_queries_s"]["median"], 2)
+            details["first_doc"] = {
+                "runs": len(firsts), "queries": firsts[0].queries, "core": processor_core(), **first,
+                "by_run": [{"up_s": round(r.up_s, 2), "first_doc_s": round(r.first_doc_s, 2),
+                            "all_queries_s": round(r.all_queries_s, 2), "stop_s": round(r.stop_s, 2)}
+                           for r in firsts],
+                "setup": "`logjet up` with no paths (the demo) as a new user runs it after `logjet stack up`: the "
+                         "servers already running, used and not stopped; a fresh state directory, topic, consumer "
+                         "group and data stream per run, every other setting at its default; no warm-up run",
+                "open_demo": all(r.open_demo for r in firsts),
+            }
     finally:
         if stack is not None and not was_running:
             stack.down(log=lambda m: print(m, file=sys.stderr))

@@ -2,7 +2,8 @@
 top-level README, generated from the committed result files (``benchmarks/results/*.json``).
 
 Each generated part sits between marker comments (``<!-- report:begin -->``/``end`` in benchmarks/README.md,
-``<!-- benchmarks:begin -->``/``end`` in README.md) and is replaced whole; the text around it is the READMEs' own.
+``<!-- benchmarks:begin -->``/``end`` and ``<!-- first_doc:begin -->``/``end`` in README.md) and is replaced whole;
+the text around it is the READMEs' own.
 Every table names the file its figures come from. ``--check`` changes nothing and fails when a README differs from
 what the files give (a unit test runs the same comparison, so a figure edited by hand fails CI).
 
@@ -152,6 +153,12 @@ def rows(result: dict[str, Any]) -> tuple[list[Row], set[str]]:
                         _ratio_fmt(b4["ratio_to_rsyslog"]), B4_RATIO, mark)]
         if key == "b4_syslog_udp":
             out.append(Row(f"{label}, % lost (logjet, paced)", "-", b4["percent_lost"], ".1f"))
+    if "first_doc" in d:
+        first = d["first_doc"]
+        core = _core(result, "first_doc_s", first)
+        out += [Row("`logjet up` (demo) until /v1/logs returns a document, s", core, first["first_doc_s"], ".1f"),
+                Row("`logjet up` (demo) until every example query returns one, s", core, first["all_queries_s"],
+                    ".1f")]
     if "b5" in d:
         b5 = d["b5"]
         core = _core(result, "b5_ratio_to_rsyslog", b5)
@@ -256,6 +263,47 @@ def _tail_section(files: dict[str, dict[str, Any]]) -> list[str]:
                   "(min-max) of each run's figure."), "", tail_markdown(result)]
 
 
+_FIRST_DOC_ROWS = (("up_s", "it says it is up (the API answers), with its example queries"),
+                   ("first_doc_s", "`/v1/logs` returns the first demo document"),
+                   ("all_queries_s", "every example query it printed returns a document"))
+
+
+def _first_doc_latest(files: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    found = [(n, r) for n, r in files.items() if "first_doc" in r.get("details", {}) and n != "latest.json"]
+    return max(found, key=lambda nr: _date(nr[1])) if found else None
+
+
+def _first_doc_section(files: dict[str, dict[str, Any]]) -> list[str]:
+    newest = _first_doc_latest(files)
+    if newest is None:
+        return []
+    name, result = newest
+    first = result["details"]["first_doc"]
+    out = ["", f"### Time to the first document: `results/{name}`",
+           _wrap(f"{result['date']}; {_machine(result)}. {first['setup']}. {first['runs']} runs, median (min-max); "
+                 f"the API asked every 0.1 s (the first document) and 0.25 s (each example query)."), "",
+           "| from the start of `logjet up` until | median, s | min, s | max, s |", "|---|---:|---:|---:|"]
+    for key, label in (*_FIRST_DOC_ROWS, ("stop_s", "(from Ctrl-C) every process it started is gone")):
+        s = first[key]
+        out.append(f"| {label} | {s['median']:.1f} | {s['min']:.1f} | {s['max']:.1f} |")
+    return out
+
+
+def _first_doc_paragraph(files: dict[str, dict[str, Any]]) -> str:
+    newest = _first_doc_latest(files)
+    if newest is None:
+        return "Not measured yet: `python -m benchmarks --only first_doc` measures it."
+    name, result = newest
+    first = result["details"]["first_doc"]
+    m = {k: first[k]["median"] for k in ("up_s", "first_doc_s", "all_queries_s", "stop_s")}
+    return _wrap(
+        f"Measured ({result['date'][:10]}, `benchmarks/results/{name}`, median of {first['runs']} runs of the demo "
+        f"against servers already running, on {result.get('machine', {}).get('cores', '?')} cores shared with "
+        f"them): `up` says it is up {m['up_s']:.1f} s after it starts, the first document is searchable through "
+        f"the API after {m['first_doc_s']:.1f} s, every example query it prints finds documents after "
+        f"{m['all_queries_s']:.1f} s, and Ctrl-C stops everything in {m['stop_s']:.1f} s.")
+
+
 Pick = Callable[[dict[str, Any]], Spread | None]  # a figure of the "after" run's details
 _BEFORE_KEYS: tuple[tuple[str, str, Pick], ...] = (
                 ("B1 entries/s on one core", "b1_entries_per_s_core",
@@ -356,11 +404,12 @@ def _fuzz_section(files: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def render(files: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """The generated sections by marker name: ``report`` (benchmarks/README.md), ``benchmarks`` (README.md)."""
+    """The generated sections by marker name: ``report`` (benchmarks/README.md), ``benchmarks`` and ``first_doc``
+    (README.md)."""
     bench = _benchmarks(files)
-    body = (_latest_section(bench) + _tail_section(bench) + _before_section(bench) + _files_section(bench)
-            + _fuzz_section(files))
-    return {"report": "\n".join(body), "benchmarks": _readme_paragraph(bench)}
+    body = (_latest_section(bench) + _tail_section(bench) + _first_doc_section(bench) + _before_section(bench)
+            + _files_section(bench) + _fuzz_section(files))
+    return {"report": "\n".join(body), "benchmarks": _readme_paragraph(bench), "first_doc": _first_doc_paragraph(bench)}
 
 
 def replace_section(text: str, name: str, body: str) -> str:
@@ -381,7 +430,8 @@ def section(text: str, name: str) -> str:
 
 
 def targets(root: Path = ROOT) -> dict[str, Path]:
-    return {"report": root / "benchmarks" / "README.md", "benchmarks": root / "README.md"}
+    return {"report": root / "benchmarks" / "README.md", "benchmarks": root / "README.md",
+            "first_doc": root / "README.md"}
 
 
 def main(argv: list[str] | None = None) -> int:
