@@ -6,7 +6,9 @@ set by the command line so that the processes it starts inherit it), and credent
 line, exceptions included: an Elasticsearch URL may carry ``user:password@`` and client errors quote it.
 
 librdkafka's own log lines come here too (``kafka_logger``, confluent-kafka's ``logger`` setting) instead of raw
-``%3|...`` lines on stderr, and ``KafkaLogLimiter`` keeps a broker that stays down from filling the log.
+``%3|...`` lines on stderr, and ``KafkaLogLimiter`` keeps a broker that stays down from filling the log; when Kafka
+is reachable again (``shippers/kafka/reachability.py`` says so) the limit starts afresh, so that the next outage's
+first failure is logged at once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import orjson
 from logjet.config import redact_url
 
 __all__ = ["FORMAT", "JsonFormatter", "KafkaLogLimiter", "RedactingFormatter", "component", "kafka_logger",
-           "setup_logging"]
+           "kafka_reachable_again", "setup_logging"]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_FORMATS = ("text", "json")
@@ -107,6 +109,13 @@ class KafkaLogLimiter(logging.Filter):
             record.msg = f"{record.msg} (and {suppressed} more like it in the last {self.interval_s:.0f} s)"
         return True
 
+    def reset(self) -> None:
+        """Forget every line seen: what fails next is a change of state, logged at once. (librdkafka's lines name
+        the client, its error callback does not: a reset covers every client of the process, which costs at most
+        one more line of a client still failing.)"""
+        with self._lock:
+            self._seen.clear()
+
 
 _kafka_limiter = KafkaLogLimiter()
 
@@ -118,6 +127,11 @@ def kafka_logger() -> logging.Logger:
     if _kafka_limiter not in logger.filters:
         logger.addFilter(_kafka_limiter)
     return logger
+
+
+def kafka_reachable_again() -> None:
+    """Kafka answered again after an outage: the next failure of any client is logged at once."""
+    _kafka_limiter.reset()
 
 
 def setup_logging(fmt: str = FORMAT, log_format: str | None = None) -> None:

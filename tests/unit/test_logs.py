@@ -112,3 +112,71 @@ def test_text_and_json_through_a_handler() -> None:
     first, second = out.getvalue().splitlines()
     assert orjson.loads(first)["message"] == "one 1"
     assert second == "WARNING logjet.test-logs: two"
+
+
+def test_after_a_reset_the_next_failure_is_logged_at_once() -> None:
+    clock = Clock()
+    limiter = KafkaLogLimiter(interval_s=30, clock=clock)
+    fail = _kafka_record("FAIL", "rdkafka#producer-1", "127.0.0.1:9092/1: Connect failed: Connection refused")
+    assert limiter.filter(fail)
+    clock.now += 5
+    assert not limiter.filter(_kafka_record("FAIL", "rdkafka#producer-1", fail.args[2]))  # type: ignore[index]
+    limiter.reset()  # Kafka was reachable again: a new outage is a change of state
+    clock.now += 5
+    assert limiter.filter(_kafka_record("FAIL", "rdkafka#producer-1", fail.args[2]))  # type: ignore[index]
+
+
+def _reachability(clock: Clock) -> tuple[object, list[str], list[int]]:
+    from shippers.kafka.reachability import KafkaReachability
+
+    lines: list[str] = []
+    resets: list[int] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(f"{record.levelname} {record.getMessage()}")
+
+    logger = logging.getLogger("test.kafka.reachability")
+    logger.handlers[:] = [Collect()]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return KafkaReachability(logger, clock, on_back=lambda: resets.append(1)), lines, resets
+
+
+def test_kafka_back_after_repeated_failures_is_logged_once_with_the_outage_and_the_records_held() -> None:
+    from confluent_kafka import KafkaError
+
+    clock = Clock()
+    reach, lines, resets = _reachability(clock)
+    reach.failed(KafkaError(KafkaError._TRANSPORT))  # type: ignore[attr-defined]
+    for _ in range(20):  # a reconnect attempt fails every ~100 ms, then less often
+        clock.now += 0.4
+        reach.failed(KafkaError(KafkaError._TRANSPORT))  # type: ignore[attr-defined]
+        reach.failed(KafkaError(KafkaError._ALL_BROKERS_DOWN))  # type: ignore[attr-defined]
+    clock.now += 0.5
+    reach.acknowledged(12)
+    reach.acknowledged(11)  # the other records held back: no more lines
+    assert lines == ["INFO Kafka reachable again after 8.5 s (12 records held back meanwhile)"]
+    assert resets == [1] and reach.outages == 1  # type: ignore[attr-defined]
+    # A second outage is a second line.
+    clock.now += 60
+    reach.failed(KafkaError(KafkaError._ALL_BROKERS_DOWN))  # type: ignore[attr-defined]
+    clock.now += 2
+    reach.failed(KafkaError(KafkaError._TRANSPORT))  # type: ignore[attr-defined]
+    clock.now += 1
+    reach.acknowledged(1)
+    assert lines[1:] == ["INFO Kafka reachable again after 3.0 s (1 record held back meanwhile)"]
+
+
+def test_one_closed_idle_connection_or_another_error_is_no_outage() -> None:
+    from confluent_kafka import KafkaError
+
+    clock = Clock()
+    reach, lines, resets = _reachability(clock)
+    reach.failed(KafkaError(KafkaError._TRANSPORT))  # type: ignore[attr-defined]  # a broker closed an idle link
+    clock.now += 600
+    reach.acknowledged(1)  # the reconnect at the next record succeeded at once
+    reach.failed(KafkaError(KafkaError._MSG_TIMED_OUT))  # type: ignore[attr-defined]
+    reach.failed(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    reach.acknowledged(1)
+    assert lines == [] and resets == []
