@@ -1,6 +1,7 @@
 // Plain JavaScript, no build step. The key stays in this tab's sessionStorage and goes out only as a bearer token.
-// The page's state (query, range, filters) lives in the URL's query string, in the API's own parameters: a link
-// shows the same search, and the back button returns to the previous one.
+// The page's state (query, range, filters, the view) lives in the URL's query string, in the API's own parameters
+// (and `view=patterns` for the Patterns view): a link shows the same search, and the back button returns to the
+// previous one.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +13,8 @@ const PAGE = 200;
 const MAX_ROWS = 2000;       // a live tail keeps the newest this many rows on screen
 const MAX_PENDING = 2000;    // lines kept while the tail is paused (all are counted)
 const CONTEXT_LINES = 50;
+const TOP_PATTERNS = 20;     // with at most ~80 histogram bars per pattern, within the API's bound on counts
+const VARIABLE = "<*>";      // what a pattern's template holds in place of a variable part
 
 $("key").value = sessionStorage.getItem("logjet-key") || "";
 const headers = () => $("key").value ? { Authorization: "Bearer " + $("key").value } : {};
@@ -38,16 +41,26 @@ function readUrl() {
   const include = {};
   for (const f of FACETS) if (p.has(f)) include[f] = p.get(f);
   return { q: p.get("q") || "", from: p.get("from") || "now-15m", to: p.get("to") || "now", include,
-    exclude: p.getAll("exclude") };
+    exclude: p.getAll("exclude"), pattern: p.get("pattern") || "",
+    view: p.get("view") === "patterns" ? "patterns" : "lines" };
 }
 
+// The search, as the API's parameters.
 function toParams(s) {
   const p = new URLSearchParams();
   if (s.q) p.set("q", s.q);
   p.set("from", s.from);
   p.set("to", s.to);
   for (const f of FACETS) if (s.include[f] !== undefined) p.set(f, s.include[f]);
+  if (s.pattern) p.set("pattern", s.pattern);
   for (const e of s.exclude) p.append("exclude", e);
+  return p;
+}
+
+// The page's URL: the search and the view.
+function urlParams(s) {
+  const p = toParams(s);
+  if (s.view === "patterns") p.set("view", "patterns");
   return p;
 }
 
@@ -64,11 +77,17 @@ function showState() {
     range.prepend(el("option", { className: "zoomed", value: "", textContent: label }));
     range.value = "";
   }
+  for (const tab of document.querySelectorAll("#views [data-view]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.view === state.view));
+  }
+  $("lines").hidden = state.view !== "lines";
+  $("patterns").hidden = state.view !== "patterns";
+  showPatternFilter();
 }
 
 function navigate(next) {
   state = next;
-  const url = "?" + toParams(state);
+  const url = "?" + urlParams(state);
   if (url !== location.search) history.pushState(null, "", url);
   showState();
   run();
@@ -122,27 +141,126 @@ function interval(s) {
 
 let generation = 0;  // answers to an older search are dropped
 
+const totalText = (t) => t.relation === "eq" ? t.value.toLocaleString() : `${t.value.toLocaleString()}+`;
+
 async function run() {
   const mine = ++generation;
   status("searching…");
   const params = toParams(state);
   const [step, every] = interval(state);
   try {
-    const [page, facets] = await Promise.all([
-      api("/v1/logs", new URLSearchParams([...params, ["size", PAGE]])),
-      api("/v1/facets", new URLSearchParams([...params, ["interval", every]])),
-    ]);
+    const facetsAsked = api("/v1/facets", new URLSearchParams([...params, ["interval", every]]));
+    if (state.view === "patterns") {
+      // Every pattern of the search, the chosen one among them (marked): a click on another switches to it.
+      const all = new URLSearchParams([...params, ["top", TOP_PATTERNS], ["interval", every]]);
+      all.delete("pattern");
+      const [found, facets] = await Promise.all([api("/v1/patterns", all), facetsAsked]);
+      if (mine !== generation) return;
+      drawPatterns(found);
+      status(`${totalText(found.total)} matching entries in ${found.patterns.length}` +
+        `${found.others ? "+" : ""} patterns (times in ${ZONE})`);
+      drawFacets(facets.facets);
+      drawHistogram(facets.over_time || [], step * 1000);
+      return;
+    }
+    const [page, facets] = await Promise.all([api("/v1/logs", new URLSearchParams([...params, ["size", PAGE]])),
+      facetsAsked]);
     if (mine !== generation) return;
     $("rows").replaceChildren();
     shown.clear();
     page.documents.forEach((d) => addRow(d, false));
-    const total = page.total.relation === "eq" ? page.total.value : `${page.total.value}+`;
-    status(`${total} matching entries; showing ${page.documents.length} (times in ${ZONE})`);
+    const first = page.documents[0];
+    if (state.pattern && first && first.logjet && first.logjet.pattern) {
+      templates.set(state.pattern, first.logjet.pattern.template);
+      showPatternFilter();
+    }
+    status(`${totalText(page.total)} matching entries; showing ${page.documents.length} (times in ${ZONE})`);
     drawFacets(facets.facets);
     drawHistogram(facets.over_time || [], step * 1000);
   } catch (err) {
     if (mine === generation) status(err.message);
   }
+}
+
+// ---- patterns ----
+
+const templates = new Map();  // pattern id -> template, as the answers showed them
+
+// A template with each variable part marked, so that what varies stands apart from the fixed words.
+function templateNode(text) {
+  const node = el("span", { className: "template" });
+  text.split(VARIABLE).forEach((part, i) => {
+    if (i > 0) node.append(el("span", { className: "var", textContent: VARIABLE }));
+    if (part) node.append(part);
+  });
+  return node;
+}
+
+function choosePattern(id) {
+  navigate({ ...state, pattern: id, view: "lines" });
+}
+
+function showPatternFilter() {
+  const box = $("pattern-filter");
+  if (!state.pattern) { box.hidden = true; box.replaceChildren(); return; }
+  const clear = el("button", { type: "button", className: "plain clear", textContent: "×",
+    title: "all patterns again" });
+  clear.addEventListener("click", () => navigate({ ...state, pattern: "" }));
+  const known = templates.get(state.pattern);
+  box.replaceChildren("pattern ", known !== undefined ? templateNode(known) :
+    el("code", { textContent: state.pattern }), clear);
+  box.hidden = false;
+}
+
+function shareBar(share) {
+  const W = 80, H = 10;
+  const bar = svg("svg", { class: "share", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
+    "aria-label": `${(share * 100).toFixed(1)}% of the matching entries` });
+  bar.append(svg("rect", { class: "track", x: 0, y: 0, width: W, height: H }),
+    svg("rect", { class: "fill", x: 0, y: 0, width: Math.max(share > 0 ? 1 : 0, share * W), height: H }));
+  return bar;
+}
+
+function sparkline(buckets) {
+  const W = 120, H = 24;
+  const line = svg("svg", { class: "spark", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
+    "aria-label": "lines over time" });
+  const max = Math.max(1, ...buckets.map((b) => b.count));
+  const bw = W / Math.max(1, buckets.length);
+  buckets.forEach((b, i) => {
+    if (!b.count) return;
+    const h = Math.max(1, b.count / max * H);
+    const rect = svg("rect", { x: i * bw, y: H - h, width: Math.max(1, bw - 0.5), height: h });
+    rect.append(svg("title", {}, `${localTime(b.time)}: ${b.count}`));
+    line.append(rect);
+  });
+  return line;
+}
+
+function drawPatterns(found) {
+  const total = found.total.value || 1;
+  const sorted = [...found.patterns].sort((a, b) => b.count - a.count);
+  const rows = sorted.map((p) => {
+    templates.set(p.id, p.template);
+    const share = p.count / total;
+    const tr = el("tr", { className: "pattern", title: `latest: ${p.sample}` },
+      el("td", { className: "count", textContent: p.count.toLocaleString() }),
+      el("td", { className: "share" }, shareBar(share),
+        el("span", { className: "pct", textContent: `${(share * 100).toFixed(share < 0.1 ? 1 : 0)}%` })),
+      el("td", { className: "spark" }, sparkline(p.over_time || [])),
+      el("td", { className: "msg" }, templateNode(p.template)));
+    tr.dataset.id = p.id;
+    if (p.id === state.pattern) tr.classList.add("selected");
+    // A click lists the pattern's lines; on the chosen pattern it lifts the filter.
+    tr.addEventListener("click", () => (p.id === state.pattern ? navigate({ ...state, pattern: "" })
+      : choosePattern(p.id)));
+    return tr;
+  });
+  $("pattern-rows").replaceChildren(...rows);
+  $("pattern-others").textContent = found.others
+    ? `${found.others.toLocaleString()} more matching entries in patterns not listed (the top ${TOP_PATTERNS} are)`
+    : sorted.length ? "" : "no entries match";
+  showPatternFilter();
 }
 
 // ---- facets ----
@@ -374,8 +492,18 @@ function toggle(tr, doc) {
   const td = el("td", { colSpan: 4 });
   const around = el("button", { type: "button", className: "plain context", textContent: "surrounding lines" });
   around.addEventListener("click", (e) => { e.stopPropagation(); surrounding(doc, td, around); });
-  td.append(el("div", { className: "tools" }, around, copyButton("copy JSON", () => JSON.stringify(doc, null, 2))),
-    fieldTree(doc, true));
+  const pattern = doc.logjet && doc.logjet.pattern;
+  let same = null;
+  if (pattern && pattern.id) {
+    same = el("button", { type: "button", className: "plain same-pattern", textContent: "lines of this pattern" });
+    same.addEventListener("click", (e) => {
+      e.stopPropagation();
+      templates.set(pattern.id, pattern.template);
+      choosePattern(pattern.id);
+    });
+  }
+  td.append(el("div", { className: "tools" }, around, same,
+    copyButton("copy JSON", () => JSON.stringify(doc, null, 2))), fieldTree(doc, true));
   tr.after(el("tr", { className: "detail" }, td));
 }
 
@@ -419,6 +547,8 @@ function pauseLabel() {
 }
 
 function received(doc) {
+  // The tail's stream is not narrowed to a pattern: its other lines are left out here.
+  if (state.pattern && (doc.logjet && doc.logjet.pattern && doc.logjet.pattern.id) !== state.pattern) return;
   if (!paused) { addRow(doc, true); return; }
   pending.push(doc);
   if (pending.length > MAX_PENDING) { pending.shift(); missed++; }
@@ -480,6 +610,12 @@ $("live").addEventListener("change", () => {
 });
 
 // ---- wiring ----
+
+for (const tab of document.querySelectorAll("#views [data-view]")) {
+  tab.addEventListener("click", () => {
+    if (tab.dataset.view !== state.view) navigate({ ...state, view: tab.dataset.view });
+  });
+}
 
 $("search").addEventListener("click", () => navigate({ ...state, q: $("q").value }));
 $("q").addEventListener("keydown", (e) => { if (e.key === "Enter") navigate({ ...state, q: $("q").value }); });

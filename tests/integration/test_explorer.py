@@ -343,6 +343,63 @@ def test_a_row_expands_to_its_fields_and_its_surrounding_lines(page, site) -> No
     _screenshot(page, "context.png")
 
 
+def test_the_patterns_view_counts_each_pattern_and_a_click_lists_its_lines(page, site) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    from processor.patterns import pattern_id, template
+
+    rows = page.locator("#rows tr.row")
+    expect(rows).to_have_count(N_MAIN + N_CART, timeout=15_000)
+    page.click('#views [data-view="patterns"]')
+    patterns = page.locator("#pattern-rows tr.pattern")
+    # The shop key's three patterns, most lines first (the bank's never).
+    expected = [(N_MAIN - 1, template(f"checkout {site.run} step 7")), (N_CART, template(f"cart {site.run} item 7")),
+                (1, template(f"payment {site.run} declined"))]
+    expect(patterns).to_have_count(len(expected), timeout=15_000)
+    assert _query(page)["view"] == ["patterns"]
+    expect(page.locator("#lines")).to_be_hidden()
+    assert patterns.locator("td.count").all_inner_texts() == [str(n) for n, _ in expected]
+    assert patterns.locator("td.msg").all_inner_texts() == [t for _, t in expected]
+    assert patterns.evaluate_all("rows => rows.map(r => r.dataset.id)") == [pattern_id(t) for _, t in expected]
+    # Each variable part is marked on its own; the fixed words are plain text.
+    for row, (_, text) in zip(patterns.all(), expected, strict=True):
+        assert row.locator(".template .var").all_inner_texts() == ["<*>"] * text.count("<*>")
+    assert expected[0][1].count("<*>") >= 1
+    # The share bars are to scale: each pattern's share of the 140 matching lines, of an 80-pixel track.
+    total = N_MAIN + N_CART
+    widths = patterns.locator("svg.share rect.fill").evaluate_all("rs => rs.map(r => Number(r.getAttribute('width')))")
+    assert widths == pytest.approx([max(1, 80 * n / total) for n, _ in expected], abs=0.01)
+    assert patterns.locator("td.share .pct").all_inner_texts() == ["85%", "14%", "0.7%"]
+    # The sparkline holds the pattern's lines over time: the bars' counts add up to the pattern's count.
+    for row, (n, _) in zip(patterns.all(), expected, strict=True):
+        titles = row.locator("svg.spark rect title").all_text_contents()
+        assert sum(int(t.rsplit(": ", 1)[1]) for t in titles) == n
+    _screenshot(page, "patterns.png")
+
+    # A click lists that pattern's lines, with the filter in the URL and shown above them.
+    patterns.nth(1).click()
+    expect(rows).to_have_count(N_CART, timeout=15_000)
+    assert all(m.startswith(f"cart {site.run} item ") for m in rows.locator("td.msg").all_inner_texts())
+    query = _query(page)
+    assert query["pattern"] == [pattern_id(expected[1][1])] and "view" not in query
+    expect(page.locator("#pattern-filter .template")).to_have_text(expected[1][1])
+    # Back: the Patterns view again, the chosen one not marked; back once more: every line.
+    page.go_back()
+    expect(page.locator("#patterns")).to_be_visible(timeout=10_000)
+    expect(patterns).to_have_count(len(expected), timeout=15_000)
+    assert "pattern" not in _query(page) and page.locator("#pattern-rows tr.selected").count() == 0
+    page.go_back()
+    expect(rows).to_have_count(N_MAIN + N_CART, timeout=15_000)
+    # From a row: "lines of this pattern", and the filter's x lifts it.
+    page.locator("#rows tr.row", has_text=f"payment {site.run} declined").click()
+    page.locator("#rows tr.detail button.same-pattern").click()
+    expect(rows).to_have_count(1, timeout=15_000)
+    assert _query(page)["pattern"] == [pattern_id(expected[2][1])]
+    page.click("#pattern-filter button.clear")
+    expect(rows).to_have_count(N_MAIN + N_CART, timeout=15_000)
+    expect(page.locator("#pattern-filter")).to_be_hidden()
+
+
 def test_live_tail_pauses_counts_new_lines_and_resumes(page, site) -> None:  # noqa: ANN001
     from playwright.sync_api import expect
 
