@@ -421,3 +421,21 @@ def test_live_tail_pauses_counts_new_lines_and_resumes(page, site) -> None:  # n
     assert rows.first.locator("td.msg").inner_text().startswith(f"live {site.run} paused")
     page.uncheck("#live")
     expect(page.locator("#pause")).to_be_hidden()
+
+
+def test_the_live_tail_keeps_to_the_chosen_pattern(page, site) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    from processor.patterns import pattern_id, template
+
+    kept, other = f"live {site.run} kept 1", f"live {site.run} other 1"
+    assert template(kept) != template(other)
+    page.goto(f"{site.url}/?pattern={pattern_id(template(kept))}")  # a shared link to a pattern's lines
+    expect(page.locator("#status")).to_contain_text("matching entries", timeout=15_000)
+    page.check("#live")
+    expect(page.locator("#status")).to_have_text(re.compile(r"^live tail"), timeout=15_000)
+    time.sleep(1.5)  # the tail starts at the present: let it take its first look
+    site.write([other, kept])  # in this order: once the second is shown, the first has been through the tail
+    page.locator("#rows td.msg", has_text=kept).wait_for(timeout=30_000)
+    assert page.locator("#rows td.msg", has_text=other).count() == 0
+    page.uncheck("#live")
