@@ -158,17 +158,26 @@ def slow_es(endpoints, tmp_path_factory):  # noqa: ANN001, ANN201
         proxy.stop()
 
 
-def _fire(url: str, token: str, n: int) -> tuple[threading.Thread, list[int]]:
-    """n concurrent /v1/logs and /v1/stats requests from one background event loop; their statuses when done."""
+SEARCHES = (("/v1/logs", {"from": "now-1h", "size": 5}), ("/v1/stats", {"from": "now-1h", "interval": "1m"}))
+AGGREGATIONS = (("/v1/facets", {"from": "now-1h", "interval": "1m"}),
+                ("/v1/patterns", {"from": "now-1h", "interval": "1m"}))
+
+
+def _fire(url: str, token: str, n: int, paths: tuple[tuple[str, dict[str, object]], ...] = SEARCHES,
+          answers: list[httpx.Response] | None = None) -> tuple[threading.Thread, list[int]]:
+    """n concurrent requests, taking ``paths`` in turn, from one background event loop; their statuses when done
+    (and the responses in ``answers``)."""
     statuses: list[int] = []
 
     async def run() -> None:
         limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits,
                                      headers={"Authorization": f"Bearer {token}"}) as client:
-            paths = [("/v1/logs", {"from": "now-1h", "size": 5}), ("/v1/stats", {"from": "now-1h", "interval": "1m"})]
-            results = await asyncio.gather(*(client.get(paths[i % 2][0], params=paths[i % 2][1]) for i in range(n)))
+            results = await asyncio.gather(*(client.get(paths[i % len(paths)][0], params=paths[i % len(paths)][1])
+                                             for i in range(n)))
             statuses.extend(r.status_code for r in results)
+            if answers is not None:
+                answers.extend(results)
 
     thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
     thread.start()
@@ -230,6 +239,24 @@ def test_200_concurrent_slow_requests_leave_healthz_up_and_the_excess_is_refused
     thread.join(90)
     # 64 admitted, 100 queued behind them, the other 36 answered 503 without waiting.
     assert statuses.count(503) == 36 and statuses.count(200) == 164, sorted(set(statuses))
+
+
+def test_facets_and_patterns_are_held_to_the_same_admission_bound(slow_es) -> None:  # noqa: ANN001
+    # Only facets and patterns: if either were outside the bound, the other's 100 requests alone would fit in the
+    # 64 admitted and 100 queued, and none would be refused.
+    proxy, url, token = slow_es
+    proxy.hold()
+    answers: list[httpx.Response] = []
+    thread, statuses = _fire(url, token, 200, AGGREGATIONS, answers)
+    wait_for(lambda: proxy.held >= 40, 30, "40 requests held at the proxy")
+    time.sleep(0.5)
+    proxy.release()
+    thread.join(90)
+    assert statuses.count(503) == 36 and statuses.count(200) == 164, sorted(set(statuses))
+    refused = [r for r in answers if r.status_code == 503]
+    assert all(r.json()["title"] == "busy" and r.headers["retry-after"] == "1" for r in refused)
+    done = {urlsplit(str(r.url)).path: r.json() for r in answers if r.status_code == 200}
+    assert "facets" in done["/v1/facets"] and "patterns" in done["/v1/patterns"]
 
 
 # --- request log, headers, stats bounds ------------------------------------------------------------------------------
