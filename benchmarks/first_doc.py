@@ -92,8 +92,7 @@ def _environment(bootstrap: str, es_url: str, tag: str, port: int, state_dir: Pa
                                                                                               dict[str, str]]:
     """The environment of `up` (only the run's own names and the servers' addresses; the rest defaults) and the
     headers of the API requests: open demo mode on the local stack's addresses, a key of the run's elsewhere."""
-    from cli.up import _uses_local_stack
-    from logjet.config import LogjetSettings
+    from logjet.config import ElasticsearchSettings, KafkaSettings
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGJET_")}
     env.update({"LOGJET_KAFKA_BOOTSTRAP": bootstrap, "LOGJET_ELASTICSEARCH_URL": es_url,
@@ -102,8 +101,9 @@ def _environment(bootstrap: str, es_url: str, tag: str, port: int, state_dir: Pa
                 "LOGJET_PROCESSOR_GROUP_ID": f"bench-firstdoc-{tag}",
                 "LOGJET_ELASTICSEARCH_DATASET": f"bench{tag}",
                 "LOGJET_API_PORT": str(port), "LOGJET_STACK_STATE_DIR": str(state_dir)})
-    settings = LogjetSettings(kafka={"bootstrap": bootstrap}, elasticsearch={"url": es_url})
-    if _uses_local_stack(settings):
+    # `up` takes servers at the default addresses for the local stack (and serves the demo without a key there).
+    if (bootstrap == KafkaSettings.model_fields["bootstrap"].default
+            and es_url == ElasticsearchSettings.model_fields["url"].default):
         return env, {}
     from api.auth import new_key
 

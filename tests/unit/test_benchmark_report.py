@@ -87,3 +87,27 @@ def test_fuzz_runs_get_their_own_table_and_stay_out_of_the_benchmark_tables() ->
             "3,600 | native 0.1.0, 0123456789 |") in report.splitlines()
     assert report.count("fuzz-20261201T000000Z.json") == 1  # not listed among the benchmark files
     assert render(files)["benchmarks"] == render(load())["benchmarks"]
+
+
+def test_the_newest_first_document_run_gets_its_table_and_the_quick_start_its_figures() -> None:
+    files = load()
+    first = {"runs": 3, "queries": 8, "core": "native", "up_s": _spread(4.0), "first_doc_s": _spread(8.0),
+             "all_queries_s": _spread(10.0), "stop_s": _spread(2.0), "setup": "the demo against running servers"}
+    files["20991231T000000Z.json"] = {"date": "2099-12-31T00:00:00+00:00", "machine": {"cores": 2},
+                                      "details": {"first_doc": first}}
+    files["20990101T000000Z.json"] = {"date": "2099-01-01T00:00:00+00:00", "machine": {"cores": 2},
+                                      "details": {"first_doc": {**first, "first_doc_s": _spread(99.0)}}}
+    sections = render(files)
+    report = sections["report"].splitlines()
+    assert "### Time to the first document: `results/20991231T000000Z.json`" in report  # the newest, not the other
+    assert "| `/v1/logs` returns the first demo document | 8.0 | 7.2 | 8.8 |" in report
+    assert "| (from Ctrl-C) every process it started is gone | 2.0 | 1.8 | 2.2 |" in report
+    paragraph = sections["first_doc"].replace("\n", " ")
+    assert "`benchmarks/results/20991231T000000Z.json`, median of 3 runs" in paragraph
+    assert "the first document is searchable through the API after 8.0 s" in paragraph
+    assert "every example query it prints finds documents after 10.0 s" in paragraph
+    # In a full run's table too.
+    got, _ = rows({"date": "2099-12-31T00:00:00+00:00", "details": {"first_doc": first}})
+    assert [(r.name, r.core, r.spread["median"]) for r in got] == [
+        ("`logjet up` (demo) until /v1/logs returns a document, s", "native", 8.0),
+        ("`logjet up` (demo) until every example query returns one, s", "native", 10.0)]
