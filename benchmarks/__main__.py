@@ -398,8 +398,8 @@ def main() -> int:
                 r = run_first_doc(bootstrap, es_url)
                 firsts.append(r)
                 print(f"  first document run {i + 1}: up {r.up_s:.1f} s, first document {r.first_doc_s:.1f} s, all "
-                      f"{r.queries} example queries {r.all_queries_s:.1f} s, stopped in {r.stop_s:.1f} s",
-                      file=sys.stderr)
+                      f"{r.queries} example queries {r.all_queries_s:.1f} s, stopped in {r.stop_s:.1f} s (load "
+                      f"{r.load_1m:.1f})", file=sys.stderr)
             first = {name: _summary([getattr(r, name) for r in firsts])
                      for name in ("up_s", "first_doc_s", "all_queries_s", "stop_s")}
             table += [("first document: `logjet up` until it says it is up, s", first["up_s"], ""),
@@ -411,7 +411,8 @@ def main() -> int:
             details["first_doc"] = {
                 "runs": len(firsts), "queries": firsts[0].queries, "core": processor_core(), **first,
                 "by_run": [{"up_s": round(r.up_s, 2), "first_doc_s": round(r.first_doc_s, 2),
-                            "all_queries_s": round(r.all_queries_s, 2), "stop_s": round(r.stop_s, 2)}
+                            "all_queries_s": round(r.all_queries_s, 2), "stop_s": round(r.stop_s, 2),
+                            "load_1m": round(r.load_1m, 2)}
                            for r in firsts],
                 "setup": "`logjet up` with no paths (the demo) as a new user runs it after `logjet stack up`: the "
                          "servers already running, used and not stopped; a fresh state directory, topic, consumer "

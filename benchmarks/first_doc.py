@@ -48,6 +48,7 @@ class FirstDocRun:
     queries: int
     stop_s: float  # from Ctrl-C until every process of the group was gone
     open_demo: bool  # the API without a key (the servers at the local stack's addresses), as `up` chose
+    load_1m: float  # the machine's 1-minute load average as the run began (the cores are shared with the servers)
 
 
 def _found(client: httpx.Client, url: str) -> bool:
@@ -119,6 +120,7 @@ def run_first_doc(bootstrap: str, es_url: str, timeout_s: float = 180.0) -> Firs
     env, headers = _environment(bootstrap, es_url, tag, port, work / "stack")
     out = work / "up.out"
     first_url = f"http://127.0.0.1:{port}/v1/logs?from=now-15m&size=1"
+    load_1m = os.getloadavg()[0]
     t0 = time.monotonic()
     with out.open("wb") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "cli", "up"], env=env, cwd=work, stdout=fh,
@@ -162,7 +164,7 @@ def run_first_doc(bootstrap: str, es_url: str, timeout_s: float = 180.0) -> Firs
             shutil.rmtree(work, ignore_errors=True)
     assert up_s is not None and first_s is not None and queries
     return FirstDocRun(up_s=up_s, first_doc_s=first_s, all_queries_s=max(found.values()), queries=len(queries),
-                       stop_s=stop_s, open_demo=not headers)
+                       stop_s=stop_s, open_demo=not headers, load_1m=load_1m)
 
 
 def _drop_group(bootstrap: str, group: str) -> None:

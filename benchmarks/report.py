@@ -286,6 +286,10 @@ def _first_doc_section(files: dict[str, dict[str, Any]]) -> list[str]:
     for key, label in (*_FIRST_DOC_ROWS, ("stop_s", "(from Ctrl-C) every process it started is gone")):
         s = first[key]
         out.append(f"| {label} | {s['median']:.1f} | {s['min']:.1f} | {s['max']:.1f} |")
+    loads = [r["load_1m"] for r in first.get("by_run", []) if "load_1m" in r]
+    if loads:
+        out += ["", f"The machine's 1-minute load average as each run began: {', '.join(f'{x:.1f}' for x in loads)} "
+                    f"(on {result.get('machine', {}).get('cores', '?')} cores)."]
     return out
 
 
