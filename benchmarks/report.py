@@ -290,6 +290,17 @@ def _first_doc_section(files: dict[str, dict[str, Any]]) -> list[str]:
     if loads:
         out += ["", f"The machine's 1-minute load average as each run began: {', '.join(f'{x:.1f}' for x in loads)} "
                     f"(on {result.get('machine', {}).get('cores', '?')} cores)."]
+    every = sorted(((n, r) for n, r in files.items() if "first_doc" in r.get("details", {}) and n != "latest.json"),
+                   key=lambda nr: _date(nr[1]))
+    if len(every) > 1:
+        out += ["", "Every first-document file, medians in seconds (the load average as each run began, where "
+                    "recorded):", "", "| file | up | first document | every example query | stopped | load |",
+                "|---|---:|---:|---:|---:|---|"]
+        for n, r in every:
+            f = r["details"]["first_doc"]
+            load = ", ".join(f"{x['load_1m']:.1f}" for x in f.get("by_run", []) if "load_1m" in x) or "-"
+            out.append(f"| `results/{n}` | {f['up_s']['median']:.1f} | {f['first_doc_s']['median']:.1f} | "
+                       f"{f['all_queries_s']['median']:.1f} | {f['stop_s']['median']:.1f} | {load} |")
     return out
 
 
@@ -305,7 +316,16 @@ def _first_doc_paragraph(files: dict[str, dict[str, Any]]) -> str:
         f"against servers already running, on {result.get('machine', {}).get('cores', '?')} cores shared with "
         f"them): `up` says it is up {m['up_s']:.1f} s after it starts, the first document is searchable through "
         f"the API after {m['first_doc_s']:.1f} s, every example query it prints finds documents after "
-        f"{m['all_queries_s']:.1f} s, and Ctrl-C stops everything in {m['stop_s']:.1f} s.")
+        f"{m['all_queries_s']:.1f} s, and Ctrl-C stops everything in {m['stop_s']:.1f} s." + _first_doc_spread(files))
+
+
+def _first_doc_spread(files: dict[str, dict[str, Any]]) -> str:
+    medians = sorted(r["details"]["first_doc"]["first_doc_s"]["median"] for n, r in files.items()
+                     if "first_doc" in r.get("details", {}) and n != "latest.json")
+    if len(medians) < 2:
+        return ""
+    return (f" Over the {len(medians)} committed runs the median to the first document went from {medians[0]:.1f} to "
+            f"{medians[-1]:.1f} s with the load of the shared cores (each file in `benchmarks/README.md`).")
 
 
 Pick = Callable[[dict[str, Any]], Spread | None]  # a figure of the "after" run's details
