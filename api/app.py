@@ -329,6 +329,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         pod: Annotated[str | None, Query(max_length=256)] = None,
         namespace: Annotated[str | None, Query(max_length=256)] = None,
         stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
+        pattern: Annotated[str | None, Query(max_length=64, description="a log pattern's id (/v1/patterns)")] = None,
         field: Annotated[list[str] | None, Query(max_length=1024)] = None,
         exclude: Annotated[list[str] | None, _EXCLUDE] = None,
         size: Annotated[int, Query(ge=1, le=50, description="values per facet")] = 10,
@@ -338,7 +339,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         return read_facets(_aggregate(
             who, "facets", time_from, time_to, q,
             {"level": level, "host": host, "path": path, "service": service, "container": container, "pod": pod,
-             "namespace": namespace, "stream": stream}, field, exclude,
+             "namespace": namespace, "stream": stream, "pattern": pattern}, field, exclude,
             # each bucket holds its count and one per level
             (interval, LEVEL_SPLIT, "level") if interval is not None else None,
             lambda search: facets_query(search, size, interval, time_from, time_to)))
@@ -361,6 +362,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         pod: Annotated[str | None, Query(max_length=256)] = None,
         namespace: Annotated[str | None, Query(max_length=256)] = None,
         stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
+        pattern: Annotated[str | None, Query(max_length=64, description="a log pattern's id (/v1/patterns)")] = None,
         field: Annotated[list[str] | None, Query(max_length=1024)] = None,
         exclude: Annotated[list[str] | None, _EXCLUDE] = None,
         top: Annotated[int, Query(ge=1, le=100, description="patterns listed")] = 20,
@@ -369,7 +371,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         return read_patterns(_aggregate(
             who, "patterns", time_from, time_to, q,
             {"level": level, "host": host, "path": path, "service": service, "container": container, "pod": pod,
-             "namespace": namespace, "stream": stream}, field, exclude,
+             "namespace": namespace, "stream": stream, "pattern": pattern}, field, exclude,
             (interval, top, "pattern"),  # each bucket of the histogram holds one count per listed pattern
             lambda search: patterns_query(search, top, interval, time_from, time_to)))
 
@@ -472,6 +474,7 @@ def create_app(settings: LogjetSettings) -> FastAPI:
         pod: Annotated[str | None, Query(max_length=256)] = None,
         namespace: Annotated[str | None, Query(max_length=256)] = None,
         stream: Annotated[Literal["stdout", "stderr"] | None, Query()] = None,
+        pattern: Annotated[str | None, Query(max_length=64, description="a log pattern's id (/v1/patterns)")] = None,
         exclude: Annotated[list[str] | None, _EXCLUDE] = None,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=8192)] = None,
         poll_s: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
@@ -484,7 +487,8 @@ def create_app(settings: LogjetSettings) -> FastAPI:
             raise _ProblemError(400, "invalid Last-Event-ID", str(exc)) from exc
         body = build_search(time_from="now-1d", time_to="now+1d", q=q,
                             filters={"level": level, "host": host, "path": None, "service": service,
-                                     "container": container, "pod": pod, "namespace": namespace, "stream": stream},
+                                     "container": container, "pod": pod, "namespace": namespace, "stream": stream,
+                                     "pattern": pattern},
                             fields={}, size=1, order="asc", search_after=None, scope=who.scope_filter(),
                             exclude=_exclusions(exclude))
         filters = [*body["query"]["bool"]["filter"][1:], *body["query"]["bool"]["must"]]  # not the time range

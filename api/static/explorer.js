@@ -547,7 +547,7 @@ function pauseLabel() {
 }
 
 function received(doc) {
-  // The tail's stream is not narrowed to a pattern: its other lines are left out here.
+  // The tail is asked for the chosen pattern; a line that reached it anyway (a pattern chosen while it ran) is left out.
   if (state.pattern && (doc.logjet && doc.logjet.pattern && doc.logjet.pattern.id) !== state.pattern) return;
   if (!paused) { addRow(doc, true); return; }
   pending.push(doc);

@@ -230,6 +230,11 @@ def test_a_pattern_s_lines_are_one_filter_away(explore) -> None:  # noqa: ANN001
     page = _get(client, tokens["shop"], "/v1/logs", pattern=other, size=100, sort="asc").json()
     assert [d["message"] for d in page["documents"]] == [f"other line {i}" for i in range(N_OTHER)]
     assert {d["logjet"]["pattern"]["id"] for d in page["documents"]} == {other}
+    # The facets and their histogram count the pattern's lines only.
+    facets = _get(client, tokens["shop"], "/v1/facets", pattern=other, interval="1d").json()
+    assert facets["total"]["value"] == N_OTHER
+    assert {v["value"]: v["count"] for v in facets["facets"]["level"]} == {"warn": N_OTHER}
+    assert sum(b["count"] for b in facets["over_time"]) == N_OTHER
     # A pattern id is no way around the scope: the bank's lines stay out of the shop's key.
     bank = pattern_id("bank line <*>")
     assert _get(client, tokens["shop"], "/v1/logs", pattern=bank).json()["total"]["value"] == 0

@@ -187,3 +187,31 @@ def test_sigterm_ends_the_api_with_a_tail_open(make_settings, tmp_path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_tail_asked_for_a_pattern_sends_that_pattern_s_lines_only(api_server) -> None:  # noqa: ANN001
+    base, (token, _), settings = api_server
+    es, stream = settings.elasticsearch.url, settings.elasticsearch.data_stream
+    from shippers.elasticsearch import install_template, make_client
+
+    install_template(make_client(settings.elasticsearch), settings.elasticsearch)
+    client = SseClient(f"{base}/v1/logs/tail", token, {"pattern": "aaaaaaaaaaaaaaaa"}).start()
+    try:
+        assert client.hello.wait(30)
+        lines = []
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        for i in range(40):
+            pid = "aaaaaaaaaaaaaaaa" if i % 4 == 0 else "bbbbbbbbbbbbbbbb"
+            lines += [orjson.dumps({"create": {"_id": f"p-{i:03d}"}}),
+                      orjson.dumps({"@timestamp": now, "message": f"line {i}",
+                                    "event": {"id": f"p-{i:03d}", "ingested": now},
+                                    "logjet": {"pattern": {"id": pid, "template": "line <*>"}}})]
+        res = httpx.post(f"{es}/{stream}/_bulk?refresh=true", content=b"\n".join(lines) + b"\n",
+                         headers={"content-type": "application/x-ndjson"}, timeout=60)
+        assert res.status_code == 200 and not res.json()["errors"], res.text
+        wait_for(lambda: len(client.ids) >= 10, 30, "the pattern's lines")
+        time.sleep(2)  # the other pattern's lines, if the filter let them through, would have come by now
+        assert client.ids == [f"p-{i:03d}" for i in range(0, 40, 4)]
+    finally:
+        client.stop()
+        assert client.error is None, client.error
