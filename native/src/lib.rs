@@ -5,12 +5,15 @@
 //! `timeparse`) and the envelopes around them (Docker json-file, CRI, syslog `<PRI>`: `parsers`, `syslog`). The Python module `_core` is private;
 //! `processor.parsers` calls it.
 
+pub mod ecs;
 pub mod parsers;
 pub mod patterns;
 mod pyre;
 pub mod syslog;
 pub mod timeparse;
+pub mod transform;
 mod unicode;
+pub mod wire;
 
 pub mod python;
 

@@ -1,0 +1,254 @@
+//! One consumed batch to encoded documents: `processor/transform.py` `Transform.__call__` for the records the core
+//! decides whole (decode, parse, ECS mapping, `event.hash`, the id, the JSON body as `orjson.dumps` writes it).
+//!
+//! A record is decided whole or handed back whole (its index in `Batch::handed_back`): the Python reference then
+//! does all of it, so its documents and dead letters are the reference's by construction. Handed back: a record the
+//! wire decoder leaves to Python (every record that breaks the format, so every `wire_format` dead letter is
+//! Python's), an entry the parser delegates or panics on, a document nested deeper than orjson writes, a panic
+//! anywhere in the record.
+
+use crate::ecs::{content_hash, source_fields, to_document, Object, Settings};
+use crate::parsers::{parse_line, Value};
+use crate::wire::{decode_foreign, decode_logjet, Entry, Source};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// What the worker has of one consumed record.
+pub struct Record<'a> {
+    pub value: Option<&'a [u8]>,
+    /// The `logjet-wire` header's value: None for a third-party record.
+    pub wire: Option<&'a [u8]>,
+    pub topic: &'a str,
+    pub partition: i64,
+    pub offset: i64,
+    pub timestamp_ms: i64,
+    pub topic_id: &'a str,
+}
+
+/// One document: its id and body, where it came from (record index, entry index) and its `event.hash`.
+pub struct Doc {
+    pub id: String,
+    pub body: Vec<u8>,
+    pub record: u32,
+    pub entry: u32,
+    pub hash: String,
+}
+
+#[derive(Default)]
+pub struct Batch {
+    pub docs: Vec<Doc>,
+    pub handed_back: Vec<usize>,
+}
+
+/// orjson's nesting limit when it writes: a document nested deeper is refused (`unencodable`); the core hands such
+/// a record back instead, with room to spare.
+pub const MAX_DEPTH: usize = 200;
+
+/// Why a record is handed back (for the tests; the caller needs only the index).
+#[derive(Debug, PartialEq, Eq)]
+pub enum HandBack {
+    Wire,
+    Parse,
+    Depth,
+    Panic,
+}
+
+fn decode(r: &Record<'_>) -> Option<(Source, Vec<Entry>)> {
+    match r.wire {
+        None => decode_foreign(r.value.unwrap_or(b""), r.topic, r.partition, r.offset, r.timestamp_ms, r.topic_id),
+        Some(b"1") => decode_logjet(r.value.filter(|v| !v.is_empty())?),
+        Some(_) => None, // another version: Python names it
+    }
+}
+
+/// The documents of one record, or why the record goes back to Python.
+pub fn transform_record(index: usize, r: &Record<'_>, settings: &Settings, panic_on: Option<usize>)
+    -> Result<Vec<Doc>, HandBack> {
+    let (source, entries) = decode(r).ok_or(HandBack::Wire)?;
+    if panic_on == Some(index) {
+        panic!("test hook: panic on record {index}");
+    }
+    let base = source_fields(&source);
+    let mut docs = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let parsed = parse_line(&entry.message, entry.time_ns).map_err(|_| HandBack::Parse)?;
+        let hash = content_hash(&entry.message);
+        let (id, doc) = to_document(&source, &base, entry, parsed, settings, &hash);
+        let mut body = Vec::with_capacity(256 + entry.message.len() * 2);
+        dumps_object(&mut body, &doc, 1).ok_or(HandBack::Depth)?;
+        docs.push(Doc { id, body, record: index as u32, entry: i as u32, hash });
+    }
+    Ok(docs)
+}
+
+/// Every record of the batch, in order; a panic for one record hands that record back.
+pub fn transform_batch(records: &[Record<'_>], settings: &Settings, panic_on: Option<usize>) -> Batch {
+    let mut out = Batch::default();
+    for (i, r) in records.iter().enumerate() {
+        match catch_unwind(AssertUnwindSafe(|| transform_record(i, r, settings, panic_on))) {
+            Ok(Ok(docs)) => out.docs.extend(docs),
+            Ok(Err(_)) | Err(_) => out.handed_back.push(i),
+        }
+    }
+    out
+}
+
+/// A str as orjson writes it: `"` and `\` escaped, control characters as `\b \t \n \f \r` or `\u00xx`, all else
+/// (DEL and non-ASCII included) as UTF-8.
+pub fn dumps_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// A float as orjson writes it: the shortest digits that read back the same (as Python's repr), in positional
+/// notation for decimal exponents from -5 to 15 (`1.0`, `0.00001`), in scientific notation otherwise (`1e+16`,
+/// `1.5e-7`); NaN and infinities as null.
+pub fn dumps_float(out: &mut Vec<u8>, f: f64) {
+    if !f.is_finite() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let sci = format!("{f:e}"); // shortest round-trip digits: "-1.2345e-7", "1e16", "0e0"
+    let (mantissa, exp) = sci.split_once('e').expect("LowerExp writes an exponent");
+    let exp: i32 = exp.parse().expect("LowerExp writes an integer exponent");
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if negative {
+        out.push(b'-');
+    }
+    if (-5..16).contains(&exp) {
+        if exp < 0 {
+            out.extend_from_slice(b"0.");
+            out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
+            out.extend_from_slice(digits.as_bytes());
+        } else {
+            let point = exp as usize + 1;
+            if digits.len() <= point {
+                out.extend_from_slice(digits.as_bytes());
+                out.extend(std::iter::repeat_n(b'0', point - digits.len()));
+                out.extend_from_slice(b".0");
+            } else {
+                out.extend_from_slice(&digits.as_bytes()[..point]);
+                out.push(b'.');
+                out.extend_from_slice(&digits.as_bytes()[point..]);
+            }
+        }
+    } else {
+        out.extend_from_slice(mantissa.as_bytes());
+        out.push(b'e');
+        if exp > 0 {
+            out.push(b'+');
+        }
+        out.extend_from_slice(exp.to_string().as_bytes());
+    }
+}
+
+fn dumps_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> Option<()> {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::UInt(u) => out.extend_from_slice(u.to_string().as_bytes()),
+        Value::Float(f) => dumps_float(out, *f),
+        Value::Str(s) => dumps_str(out, s),
+        Value::List(items) => {
+            if depth >= MAX_DEPTH {
+                return None;
+            }
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                dumps_value(out, item, depth + 1)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(pairs) => dumps_object(out, pairs, depth + 1)?,
+    }
+    Some(())
+}
+
+/// An object as `orjson.dumps` writes a dict: keys in order, no spaces; None when nested deeper than `MAX_DEPTH`.
+pub fn dumps_object(out: &mut Vec<u8>, pairs: &Object, depth: usize) -> Option<()> {
+    if depth >= MAX_DEPTH {
+        return None;
+    }
+    out.push(b'{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        dumps_str(out, k);
+        out.push(b':');
+        dumps_value(out, v, depth)?;
+    }
+    out.push(b'}');
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float(f: f64) -> String {
+        let mut out = Vec::new();
+        dumps_float(&mut out, f);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_as_orjson_writes_them() {
+        for (f, text) in [(1e16, "1e+16"), (1e-7, "1e-7"), (1.2345678901234568e17, "1.2345678901234568e+17"),
+                          (0.1, "0.1"), (5e-324, "5e-324"), (-0.0, "-0.0"), (1.0, "1.0"), (1e15, "1000000000000000.0"),
+                          (1e-5, "0.00001"), (1.2345e-5, "0.000012345"), (123.456, "123.456"), (f64::NAN, "null"),
+                          (9876543210123450.0, "9876543210123450.0"), (1e-6, "1e-6"), (0.0, "0.0")] {
+            assert_eq!(float(f), text, "{f:e}");
+        }
+    }
+
+    #[test]
+    fn strings_as_orjson_writes_them() {
+        let mut out = Vec::new();
+        dumps_str(&mut out, "\u{0}\u{1}\u{8}\t\n\u{c}\r\u{1f}\u{7f}\"\\ é\u{2028}😀");
+        assert_eq!(String::from_utf8(out).unwrap(), "\"\\u0000\\u0001\\b\\t\\n\\f\\r\\u001f\u{7f}\\\"\\\\ é\u{2028}😀\"");
+    }
+
+    #[test]
+    fn a_panic_hands_the_record_back() {
+        let settings = Settings { dataset: "d".into(), namespace: "n".into(), ingested: "i".into(),
+                                  keep_original: false, patterns: true };
+        let r = |v: &'static [u8]| Record { value: Some(v), wire: None, topic: "t", partition: 0, offset: 1,
+                                            timestamp_ms: 1, topic_id: "" };
+        let out = transform_batch(&[r(b"a"), r(b"b"), r(b"c")], &settings, Some(1));
+        assert_eq!(out.handed_back, vec![1]);
+        assert_eq!(out.docs.iter().map(|d| d.record).collect::<Vec<_>>(), vec![0, 2]);
+    }
+}
