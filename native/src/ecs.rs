@@ -159,10 +159,48 @@ fn merge_content(doc: &mut Object, fields: &[(String, Value)], claims: &mut Obje
     }
 }
 
+/// Lowercase hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}
+
+thread_local! {
+    // The last second formatted: the entries of a batch are mostly within the same few seconds.
+    static SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+}
+
 /// `format_ns`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (UTC).
 pub fn format_ns(ns: i64) -> String {
     let secs = ns.div_euclid(1_000_000_000);
     let nanos = ns.rem_euclid(1_000_000_000);
+    let mut out = String::with_capacity(30);
+    SECOND.with_borrow_mut(|(last, prefix)| {
+        if *last != secs {
+            *prefix = format_second(secs);
+            *last = secs;
+        }
+        out.push_str(prefix);
+    });
+    out.push('.');
+    let mut digits = [b'0'; 9];
+    let mut n = nanos;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+    out.push('Z');
+    out
+}
+
+/// `time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))`.
+fn format_second(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     // Howard Hinnant's civil_from_days.
@@ -175,7 +213,7 @@ pub fn format_ns(ns: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", sod / 3600, sod / 60 % 60, sod % 60)
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60)
 }
 
 /// `content_hash`: BLAKE2b (8 bytes) of the entry's text, as hex.
@@ -184,7 +222,7 @@ pub fn content_hash(message: &str) -> String {
     h.update(message.as_bytes());
     let mut digest = [0u8; 8];
     h.finalize_variable(&mut digest).expect("the buffer has the output size");
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&digest)
 }
 
 /// `to_document` and what `Transform` adds to it (`logjet.pattern`, `event.hash`): the id and the document.

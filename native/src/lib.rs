@@ -9,6 +9,9 @@
 //! back whole to the Python path. The Python module `_core` (`python`) is private; `processor.transform`,
 //! `processor.parsers` and `processor.patterns` call it.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod ecs;
 pub mod parsers;
 pub mod patterns;

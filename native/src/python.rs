@@ -201,7 +201,7 @@ fn transform_batch<'py>(py: Python<'py>, values: &Bound<'py, PyList>, wire: &Bou
     let mut origins = Vec::with_capacity(batch.docs.len() * 8);
     let mut hashes = Vec::with_capacity(batch.docs.len() * 16);
     for d in &batch.docs {
-        let pair: [Bound<'py, PyAny>; 2] = [PyString::new(py, &d.id).into_any(), PyBytes::new(py, &d.body).into_any()];
+        let pair: [Bound<'py, PyAny>; 2] = [PyString::new(py, &d.id).into_any(), PyBytes::new(py, &batch.bodies[d.body.clone()]).into_any()];
         docs.append(PyTuple::new(py, pair)?)?;
         origins.extend_from_slice(&d.record.to_ne_bytes());
         origins.extend_from_slice(&d.entry.to_ne_bytes());

@@ -24,10 +24,11 @@ pub struct Record<'a> {
     pub topic_id: &'a str,
 }
 
-/// One document: its id and body, where it came from (record index, entry index) and its `event.hash`.
+/// One document: its id, its body (a range of `Batch::bodies`), where it came from (record index, entry index) and
+/// its `event.hash`.
 pub struct Doc {
     pub id: String,
-    pub body: Vec<u8>,
+    pub body: std::ops::Range<usize>,
     pub record: u32,
     pub entry: u32,
     pub hash: String,
@@ -36,6 +37,8 @@ pub struct Doc {
 #[derive(Default)]
 pub struct Batch {
     pub docs: Vec<Doc>,
+    /// Every body, one after the other: one buffer for the batch instead of one allocation per document.
+    pub bodies: Vec<u8>,
     pub handed_back: Vec<usize>,
 }
 
@@ -60,33 +63,39 @@ fn decode(r: &Record<'_>) -> Option<(Source, Vec<Entry>)> {
     }
 }
 
-/// The documents of one record, or why the record goes back to Python.
-pub fn transform_record(index: usize, r: &Record<'_>, settings: &Settings, panic_on: Option<usize>)
-    -> Result<Vec<Doc>, HandBack> {
+/// The documents of one record, added to `out`; or why the record goes back to Python (`out` then holds part of
+/// the record's documents: the caller drops them).
+pub fn transform_record(index: usize, r: &Record<'_>, settings: &Settings, panic_on: Option<usize>, out: &mut Batch)
+    -> Result<(), HandBack> {
     let (source, entries) = decode(r).ok_or(HandBack::Wire)?;
     if panic_on == Some(index) {
         panic!("test hook: panic on record {index}");
     }
     let base = source_fields(&source);
-    let mut docs = Vec::with_capacity(entries.len());
+    out.docs.reserve(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let parsed = parse_line(&entry.message, entry.time_ns).map_err(|_| HandBack::Parse)?;
         let hash = content_hash(&entry.message);
         let (id, doc) = to_document(&source, &base, entry, parsed, settings, &hash);
-        let mut body = Vec::with_capacity(256 + entry.message.len() * 2);
-        dumps_object(&mut body, &doc, 1).ok_or(HandBack::Depth)?;
-        docs.push(Doc { id, body, record: index as u32, entry: i as u32, hash });
+        let start = out.bodies.len();
+        dumps_object(&mut out.bodies, &doc, 1).ok_or(HandBack::Depth)?;
+        out.docs.push(Doc { id, body: start..out.bodies.len(), record: index as u32, entry: i as u32, hash });
     }
-    Ok(docs)
+    Ok(())
 }
 
 /// Every record of the batch, in order; a panic for one record hands that record back.
 pub fn transform_batch(records: &[Record<'_>], settings: &Settings, panic_on: Option<usize>) -> Batch {
     let mut out = Batch::default();
     for (i, r) in records.iter().enumerate() {
-        match catch_unwind(AssertUnwindSafe(|| transform_record(i, r, settings, panic_on))) {
-            Ok(Ok(docs)) => out.docs.extend(docs),
-            Ok(Err(_)) | Err(_) => out.handed_back.push(i),
+        let (docs, bodies) = (out.docs.len(), out.bodies.len());
+        match catch_unwind(AssertUnwindSafe(|| transform_record(i, r, settings, panic_on, &mut out))) {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => {
+                out.docs.truncate(docs);
+                out.bodies.truncate(bodies);
+                out.handed_back.push(i);
+            }
         }
     }
     out
@@ -174,8 +183,8 @@ fn dumps_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> Option<()> {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Value::UInt(u) => out.extend_from_slice(u.to_string().as_bytes()),
+        Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Value::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
         Value::Float(f) => dumps_float(out, *f),
         Value::Str(s) => dumps_str(out, s),
         Value::List(items) => {

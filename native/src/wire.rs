@@ -185,7 +185,7 @@ pub fn entry_id(source_id: &str, seq: i64) -> String {
     let mut h = Blake2bVar::new(15).expect("15 is a valid BLAKE2b output size");
     h.update(source_id.as_bytes());
     h.update(b"\x00");
-    h.update(seq.to_string().as_bytes());
+    h.update(itoa::Buffer::new().format(seq).as_bytes());
     let mut digest = [0u8; 15];
     h.finalize_variable(&mut digest).expect("the buffer has the output size");
     urlsafe_b64(&digest)
