@@ -196,7 +196,8 @@ fn transform_batch<'py>(py: Python<'py>, values: &Bound<'py, PyList>, wire: &Bou
     }
     let settings = crate::ecs::Settings { dataset, namespace, ingested, keep_original, patterns };
     let entries: usize = n.max(DETACH_MIN); // a logjet record holds many entries: the work is worth the release
-    let batch = without_gil(py, entries, || crate::transform::transform_batch(&records, &settings, panic_on));
+    let recycled = BODIES.with_borrow_mut(std::mem::take);
+    let mut batch = without_gil(py, entries, || crate::transform::transform_batch(&records, &settings, panic_on, recycled));
     let docs = PyList::empty(py);
     let mut origins = Vec::with_capacity(batch.docs.len() * 8);
     let mut hashes = Vec::with_capacity(batch.docs.len() * 16);
@@ -210,7 +211,13 @@ fn transform_batch<'py>(py: Python<'py>, values: &Bound<'py, PyList>, wire: &Bou
     let items: [Bound<'py, PyAny>; 4] = [docs.into_any(), PyBytes::new(py, &origins).into_any(),
                                          PyBytes::new(py, &hashes).into_any(),
                                          PyList::new(py, &batch.handed_back)?.into_any()];
+    BODIES.with_borrow_mut(|kept| *kept = std::mem::take(&mut batch.bodies));
     PyTuple::new(py, items)
+}
+
+thread_local! {
+    // The last batch's body buffer, kept for the next batch of the same worker thread.
+    static BODIES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[pymodule]

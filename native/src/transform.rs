@@ -84,9 +84,14 @@ pub fn transform_record(index: usize, r: &Record<'_>, settings: &Settings, panic
     Ok(())
 }
 
-/// Every record of the batch, in order; a panic for one record hands that record back.
-pub fn transform_batch(records: &[Record<'_>], settings: &Settings, panic_on: Option<usize>) -> Batch {
-    let mut out = Batch::default();
+/// Every record of the batch, in order; a panic for one record hands that record back. `bodies` is a buffer to
+/// reuse (the last batch's, emptied): a fresh one would be faulted in page by page, batch after batch.
+pub fn transform_batch(records: &[Record<'_>], settings: &Settings, panic_on: Option<usize>, mut bodies: Vec<u8>)
+    -> Batch {
+    bodies.clear();
+    // A body is about twice the entry's text and its ECS fields: room for most batches without a copy.
+    bodies.reserve(records.iter().map(|r| r.value.map_or(0, <[u8]>::len)).sum::<usize>() * 3);
+    let mut out = Batch { bodies, ..Batch::default() };
     for (i, r) in records.iter().enumerate() {
         let (docs, bodies) = (out.docs.len(), out.bodies.len());
         match catch_unwind(AssertUnwindSafe(|| transform_record(i, r, settings, panic_on, &mut out))) {
@@ -256,7 +261,7 @@ mod tests {
                                   keep_original: false, patterns: true };
         let r = |v: &'static [u8]| Record { value: Some(v), wire: None, topic: "t", partition: 0, offset: 1,
                                             timestamp_ms: 1, topic_id: "" };
-        let out = transform_batch(&[r(b"a"), r(b"b"), r(b"c")], &settings, Some(1));
+        let out = transform_batch(&[r(b"a"), r(b"b"), r(b"c")], &settings, Some(1), Vec::new());
         assert_eq!(out.handed_back, vec![1]);
         assert_eq!(out.docs.iter().map(|d| d.record).collect::<Vec<_>>(), vec![0, 2]);
     }
