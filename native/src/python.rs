@@ -153,11 +153,12 @@ fn pattern_batch<'py>(py: Python<'py>, messages: &Bound<'py, PyList>) -> PyResul
     Ok(out)
 }
 
-fn bytes_or_none<'a>(o: &'a Bound<'_, PyAny>) -> PyResult<Option<&'a [u8]>> {
+/// bytes or None; Err for anything else (a record the core then hands back).
+fn bytes_or_none<'a>(o: &'a Bound<'_, PyAny>) -> Result<Option<&'a [u8]>, ()> {
     if o.is_none() {
         return Ok(None);
     }
-    Ok(Some(o.cast::<PyBytes>()?.as_bytes()))
+    o.cast::<PyBytes>().map(|b| Some(b.as_bytes())).map_err(|_| ())
 }
 
 /// transform_batch(values, wire, topics, partitions, offsets, timestamps_ms, topic_ids, dataset, namespace,
@@ -184,9 +185,14 @@ fn transform_batch<'py>(py: Python<'py>, values: &Bound<'py, PyList>, wire: &Bou
     let held_wire: Vec<Bound<'py, PyAny>> = wire.iter().collect();
     let mut records = Vec::with_capacity(n);
     for i in 0..n {
+        let (value, wire) = match (bytes_or_none(&held_values[i]), bytes_or_none(&held_wire[i])) {
+            (Ok(value), Ok(wire)) => (value, wire),
+            // Not what a Kafka client gives: a header value the core cannot read sends the record to Python.
+            _ => (None, Some(&b""[..])),
+        };
         records.push(crate::transform::Record {
-            value: bytes_or_none(&held_values[i])?,
-            wire: bytes_or_none(&held_wire[i])?,
+            value,
+            wire,
             topic: &topics[i],
             partition: partitions[i],
             offset: offsets[i],

@@ -110,32 +110,43 @@ pub fn transform_batch(records: &[Record<'_>], settings: &Settings, panic_on: Op
 /// (DEL and non-ASCII included) as UTF-8.
 pub fn dumps_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
+        if !ESCAPED[b as usize] {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
-        if esc.is_empty() {
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-        } else {
-            out.extend_from_slice(esc);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
         }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
+
+/// The bytes `dumps_str` escapes: control characters, `"` and `\`.
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 /// A float as orjson writes it: the shortest digits that read back the same (as Python's repr), in positional
 /// notation for decimal exponents from -5 to 15 (`1.0`, `0.00001`), in scientific notation otherwise (`1e+16`,
@@ -231,6 +242,51 @@ pub fn dumps_object(out: &mut Vec<u8>, pairs: &Object, depth: usize) -> Option<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn strings_read_back(s in any::<String>()) {
+            let mut out = Vec::new();
+            dumps_str(&mut out, &s);
+            prop_assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), s);
+            prop_assert!(!out[1..out.len() - 1].iter().any(|b| *b < 0x20));
+        }
+
+        #[test]
+        fn floats_read_back(f in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
+            let text = float(f);
+            prop_assert_eq!(text.parse::<f64>().unwrap().to_bits(), f.to_bits());
+            let exp = format!("{f:e}").split_once('e').unwrap().1.parse::<i32>().unwrap();
+            prop_assert_eq!(text.contains('e'), !(-5..16).contains(&exp), "{}", text);
+        }
+
+        #[test]
+        fn foreign_records_any_bytes(v in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let (_, e) = crate::wire::decode_foreign(&v, "t", 0, 0, 0, "").unwrap();
+            prop_assert!(!e[0].message.ends_with('\n'));
+            prop_assert_eq!(e[0].flags.is_empty(), std::str::from_utf8(&v).is_ok());
+        }
+
+        #[test]
+        fn any_tags_make_a_document(tags in proptest::collection::vec(
+                ("(a|b|host|labels|log|event|message|json|kubernetes|\\.|id|offset){1,4}", "[a-z]{0,3}"), 0..6),
+                attrs in proptest::collection::vec(("(a|b|host|labels|log|event|\\.|id|offset){1,4}", any::<i64>()), 0..6)) {
+            let src = crate::wire::Source { id: "s".into(), kind: "k".into(), host: "h".into(), collector: "c".into(),
+                                            path: Some("/p".into()), tags };
+            let entry = Entry { seq: 1, time_ns: 0, message: "m".into(), flags: vec![],
+                                attrs: attrs.into_iter().map(|(k, v)| (k, Value::Int(v))).collect() };
+            let settings = Settings { dataset: "d".into(), namespace: "n".into(), ingested: "i".into(),
+                                      keep_original: true, patterns: true };
+            let base = source_fields(&src);
+            let (_, doc) = to_document(&src, &base, &entry, parse_line("m", 0).unwrap(), &settings, "h");
+            let mut out = Vec::new();
+            dumps_object(&mut out, &doc, 1).unwrap();
+            let back: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            prop_assert_eq!(back["logjet"]["source"]["id"].as_str(), Some("s"));
+            prop_assert_eq!(back["event"]["hash"].as_str(), Some("h"));
+        }
+    }
 
     fn float(f: f64) -> String {
         let mut out = Vec::new();
