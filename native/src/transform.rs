@@ -42,8 +42,8 @@ pub struct Batch {
     pub handed_back: Vec<usize>,
 }
 
-/// orjson's nesting limit when it writes: a document nested deeper is refused (`unencodable`); the core hands such
-/// a record back instead, with room to spare.
+/// A document nested this deep or deeper is handed back: orjson refuses to write past 255 levels (`unencodable`),
+/// and the Python path decides those, the limit kept with room to spare.
 pub const MAX_DEPTH: usize = 200;
 
 /// Why a record is handed back (for the tests; the caller needs only the index).
