@@ -1,5 +1,9 @@
-"""The compiled core (native/): private; processor.parsers and processor.patterns call it."""
+"""The compiled core (native/): private; processor.transform, processor.parsers and processor.patterns call it."""
 
 def parse_batch(lines: list[str], now_ns: list[int], /) -> list[tuple[str, int | None, str | None, dict[str, str | int],
                                                                      dict[str, str] | None] | str]: ...
 def pattern_batch(messages: list[str], /) -> list[tuple[str, str] | None]: ...
+def transform_batch(values: list[bytes | None], wire: list[bytes | None], topics: list[str], partitions: list[int],
+                    offsets: list[int], timestamps_ms: list[int], topic_ids: list[str], dataset: str, namespace: str,
+                    ingested: str, keep_original: bool, patterns: bool, /, *,
+                    panic_on: int | None = None) -> tuple[list[tuple[str, bytes]], bytes, bytes, list[int]]: ...

@@ -1,5 +1,11 @@
 """One consumed batch of Kafka records to encoded documents: decode, parse, map to ECS, encode.
 
+With the compiled core (``LOGJET_CORE=native``, the default) and no user parsers, the whole batch is one call into
+``logjet._core.transform_batch``, which does all of it in Rust with the GIL released. The records it hands back (any
+record that breaks the wire format, an entry it does not decide, a panic: see ``native/src/transform.rs``) go whole
+through ``Transform.reference``, the Python path, which stays the reference the core is held to
+(tests/unit/test_transform_differential.py), and which runs alone with ``LOGJET_CORE=python`` or user parsers.
+
 No I/O: the worker sends what comes out to Elasticsearch and the dead-letter topic, and the B1 benchmark times this
 exact code in one process.
 """
@@ -9,7 +15,9 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,14 +26,19 @@ import orjson
 from logjet.config import ElasticsearchSettings, ProcessorSettings
 from logjet.errors import WireFormatError
 from logjet.timeparse import format_ns
-from logjet.wire import Entry, Source, decode_record, entry_ids
+from logjet.wire import HEADER_VERSION, Batch, Entry, Source, decode_record, entry_ids
 from processor.ecs import source_fields, to_document
-from processor.parsers import Parsed, parse_line, parse_lines
+from processor.parsers import CORE, Parsed, parse_line, parse_lines
 from processor.parsers.user import UserParseError, UserParsers
 from processor.patterns import patterns
 from shippers.elasticsearch import EncodedDoc
 
-__all__ = ["DeadLetter", "Record", "Transform", "Transformed", "content_hash", "tune_gc"]
+if CORE == "native":
+    from logjet._core import transform_batch
+else:
+    transform_batch = None
+
+__all__ = ["CoreHashes", "CoreOrigins", "DeadLetter", "Record", "Transform", "Transformed", "content_hash", "tune_gc"]
 
 # A batch holds up to ~100,000 documents of small dicts alive at once, and nearly all of it is freed by reference
 # counting when the batch ends. CPython's default thresholds (700, 10, 10) make the collector walk those live objects
@@ -72,13 +85,89 @@ class DeadLetter:
     extra: dict[str, Any]
 
 
+Origin = tuple[Any, str, str, int]
+
+
 @dataclass(slots=True)
 class Transformed:
     docs: list[EncodedDoc] = field(default_factory=list)
     # Per document: (its record, the entry's message, source id, seq): what a rejected document's dead letter needs.
-    origins: list[tuple[Any, str, str, int]] = field(default_factory=list)
-    hashes: list[str] = field(default_factory=list)  # per document: its event.hash
+    # A list from the Python path; from the core, `CoreOrigins`, which makes an origin only when it is asked for.
+    origins: list[Origin] | CoreOrigins = field(default_factory=list)
+    hashes: Sequence[str] = field(default_factory=list)  # per document: its event.hash
     dead: list[DeadLetter] = field(default_factory=list)
+
+
+_NO_ENTRY = 0xFFFFFFFF  # in CoreOrigins.where: a document of the Python path, whose origin is kept whole
+
+
+class CoreOrigins:
+    """Per document, ``(record, message, source id, seq)`` as the Python path's ``origins`` list has them, made when
+    asked: only a document Elasticsearch refuses needs its origin, so the core's batch carries (record index, entry
+    index) pairs and the record is decoded again for the few that are looked up."""
+
+    __slots__ = ("_decode", "_decoded", "_kept", "_len", "_records", "_where")
+
+    def __init__(self, records: Sequence[Record], where: array[int], kept: dict[int, Origin],
+                 decode: Any) -> None:
+        self._records, self._where, self._kept, self._decode = records, where, kept, decode
+        self._decoded: dict[int, Batch] = {}
+        self._len = len(where) // 2
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, pos: int) -> Origin:
+        if pos < 0:
+            pos += self._len
+        if not 0 <= pos < self._len:
+            raise IndexError(pos)
+        kept = self._kept.get(pos)
+        if kept is not None:
+            return kept
+        rec, ent = self._where[2 * pos], self._where[2 * pos + 1]
+        batch = self._decoded.get(rec)
+        if batch is None:
+            batch = self._decoded[rec] = self._decode(self._records[rec])
+        entry = batch.entries[ent]
+        return self._records[rec], entry.message, batch.source.id, entry.seq
+
+    def __iter__(self) -> Iterator[Origin]:
+        return (self[pos] for pos in range(self._len))
+
+    def pop(self) -> Origin:
+        """Drop the last document's origin (as ``list.pop``)."""
+        last = self[-1]
+        self._len -= 1
+        return last
+
+
+class CoreHashes(Sequence[str]):
+    """Per document, its ``event.hash``: 16 hex digits each, in one bytes object from the core."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+
+    def __len__(self) -> int:
+        return len(self._raw) // 16
+
+    def __getitem__(self, pos: int) -> str:  # type: ignore[override]
+        if pos < 0:
+            pos += len(self)
+        if not 0 <= pos < len(self):
+            raise IndexError(pos)
+        return self._raw[16 * pos:16 * pos + 16].decode("ascii")
+
+
+def _wire_header(headers: Sequence[tuple[str, bytes | None]] | None) -> bytes | None:
+    """The value of the first ``logjet-wire`` header, as ``decode_record`` reads it."""
+    if headers:
+        for key, val in headers:
+            if key == HEADER_VERSION:
+                return val
+    return None
 
 
 class Transform:
@@ -89,12 +178,78 @@ class Transform:
         self.dataset, self.namespace = es.dataset, es.namespace
         # (topic, partition) -> the topic's id, kept current by the worker: part of a third-party record's identity.
         self.topic_ids: Mapping[tuple[str, int], str] = {}
+        # event.ingested's clock (nanoseconds): one reading per batch.
+        self.clock = time.time_ns
 
     def __call__(self, msgs: Sequence[Record]) -> Transformed:
-        out = Transformed()
-        docs, origins, dead, hashes = out.docs, out.origins, out.dead, out.hashes
+        if transform_batch is None or self.user_parsers:
+            return self.reference(msgs)
+        return self._core(msgs if type(msgs) is list else list(msgs))
+
+    def _decode(self, msg: Record) -> Batch:
+        _, ts_ms = msg.timestamp()
+        topic, partition = msg.topic() or "", msg.partition() or 0
+        return decode_record(msg.value(), msg.headers(), topic=topic, partition=partition, offset=msg.offset() or 0,
+                             timestamp_ms=ts_ms,
+                             topic_id=self.topic_ids.get((topic, partition), "") if self.topic_ids else "")
+
+    def _core(self, msgs: list[Record]) -> Transformed:
+        """The batch in one call into the compiled core; the records it hands back through the reference, in place."""
         topic_ids = self.topic_ids
-        ingested = format_ns(time.time_ns())
+        values, wire, topics, partitions, offsets, stamps, tids = [], [], [], [], [], [], []
+        for msg in msgs:
+            topic, partition = msg.topic() or "", msg.partition() or 0
+            values.append(msg.value())
+            wire.append(_wire_header(msg.headers()))
+            topics.append(topic)
+            partitions.append(partition)
+            offsets.append(msg.offset() or 0)
+            stamps.append(msg.timestamp()[1])
+            tids.append(topic_ids.get((topic, partition), "") if topic_ids else "")
+        docs, where_raw, hashes_raw, handed_back = transform_batch(
+            values, wire, topics, partitions, offsets, stamps, tids, self.dataset, self.namespace,
+            format_ns(self.clock()), self.keep_original, self.patterns)
+        where = array("I")
+        where.frombytes(where_raw)
+        if not handed_back:
+            return Transformed(docs, CoreOrigins(msgs, where, {}, self._decode), CoreHashes(hashes_raw), [])
+        # Each handed-back record's documents go where the reference would have put them: after the core's
+        # documents of the records before it.
+        out_docs: list[EncodedDoc] = []
+        out_where = array("I")
+        out_hashes = bytearray()
+        kept: dict[int, Origin] = {}
+        dead: list[DeadLetter] = []
+        recs = memoryview(where_raw).cast("I")[0::2]
+        done = 0
+        for r in handed_back:
+            cut = bisect_left(recs, r, lo=done)
+            out_docs.extend(docs[done:cut])
+            out_where.extend(where[2 * done:2 * cut])
+            out_hashes += hashes_raw[16 * done:16 * cut]
+            done = cut
+            sub = self.reference([msgs[r]])
+            for doc, origin, digest in zip(sub.docs, sub.origins, sub.hashes, strict=True):
+                kept[len(out_docs)] = origin
+                out_docs.append(doc)
+                out_where.extend((r, _NO_ENTRY))
+                out_hashes += digest.encode("ascii")
+            dead.extend(sub.dead)
+        out_docs.extend(docs[done:])
+        out_where.extend(where[2 * done:])
+        out_hashes += hashes_raw[16 * done:]
+        return Transformed(out_docs, CoreOrigins(msgs, out_where, kept, self._decode), CoreHashes(bytes(out_hashes)),
+                           dead)
+
+    def reference(self, msgs: Sequence[Record]) -> Transformed:
+        """The Python path: record by record, entry by entry (the core's parser per record, when it is built)."""
+        out = Transformed()
+        docs, dead = out.docs, out.dead
+        origins: list[Origin] = []
+        hashes: list[str] = []
+        out.origins, out.hashes = origins, hashes
+        topic_ids = self.topic_ids
+        ingested = format_ns(self.clock())
         dumps = orjson.dumps
         keep_original, ds, ns = self.keep_original, self.dataset, self.namespace
         user = self.user_parsers

@@ -1,16 +1,26 @@
 //! logjet's compiled core: the processor's per-entry work on whole batches, held to the Python reference it
-//! replaces by tests/unit/test_core_differential.py.
+//! replaces by tests/unit/test_transform_differential.py (whole batches) and tests/unit/test_core_differential.py
+//! (the parsers, line by line).
 //!
-//! Ported so far: the content parsers (JSON with the ECS lift, access logs, text layouts, logfmt: `parsers`,
-//! `timeparse`) and the envelopes around them (Docker json-file, CRI, syslog `<PRI>`: `parsers`, `syslog`). The Python module `_core` is private;
-//! `processor.parsers` calls it.
+//! `transform::transform_batch` (`processor/transform.py`) does a consumed batch end to end: the wire format
+//! (`wire`), the envelopes around a line (Docker json-file, CRI, syslog `<PRI>`: `parsers`, `syslog`), the content
+//! parsers (JSON with the ECS lift, access logs, text layouts, logfmt: `parsers`, `timeparse`), the ECS document
+//! (`ecs`), log patterns (`patterns`), the ids, hashes and JSON bodies. A record it does not decide whole is handed
+//! back whole to the Python path. The Python module `_core` (`python`) is private; `processor.transform`,
+//! `processor.parsers` and `processor.patterns` call it.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+pub mod ecs;
 pub mod parsers;
 pub mod patterns;
 mod pyre;
 pub mod syslog;
 pub mod timeparse;
+pub mod transform;
 mod unicode;
+pub mod wire;
 
 pub mod python;
 

@@ -131,7 +131,7 @@ pub fn pattern_id(template: &str) -> String {
     hasher.update(template.as_bytes());
     let mut digest = [0u8; 8];
     hasher.finalize_variable(&mut digest).expect("the buffer is the output size");
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::ecs::hex(&digest)
 }
 
 /// (id, template) of the message.

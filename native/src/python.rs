@@ -4,7 +4,7 @@
 use crate::parsers::{parse_line, Parsed, Value};
 use crate::Delegate;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// What the core made of one line.
@@ -153,9 +153,83 @@ fn pattern_batch<'py>(py: Python<'py>, messages: &Bound<'py, PyList>) -> PyResul
     Ok(out)
 }
 
+/// bytes or None; Err for anything else (a record the core then hands back).
+fn bytes_or_none<'a>(o: &'a Bound<'_, PyAny>) -> Result<Option<&'a [u8]>, ()> {
+    if o.is_none() {
+        return Ok(None);
+    }
+    o.cast::<PyBytes>().map(|b| Some(b.as_bytes())).map_err(|_| ())
+}
+
+/// transform_batch(values, wire, topics, partitions, offsets, timestamps_ms, topic_ids, dataset, namespace,
+/// ingested, keep_original, patterns, /, *, panic_on=None) -> (docs, origins, hashes, handed_back)
+///
+/// Per consumed record (the lists are parallel): its value, its `logjet-wire` header's value (None: a third party's
+/// record), topic, partition, offset, timestamp and topic id. Out: `docs`, the `(id, body)` of every document the
+/// core made, in record order; `origins`, per document its record's index and its entry's index as two native u32;
+/// `hashes`, per document its `event.hash` (16 ASCII bytes); `handed_back`, the indexes of the records the Python
+/// reference must transform whole (see `transform.rs`). `panic_on` is a test hook: the record at that index panics.
+#[pyfunction]
+#[pyo3(signature = (values, wire, topics, partitions, offsets, timestamps_ms, topic_ids, dataset, namespace, ingested,
+                    keep_original, patterns, /, *, panic_on=None))]
+#[allow(clippy::too_many_arguments)]
+fn transform_batch<'py>(py: Python<'py>, values: &Bound<'py, PyList>, wire: &Bound<'py, PyList>, topics: Vec<String>,
+                        partitions: Vec<i64>, offsets: Vec<i64>, timestamps_ms: Vec<i64>, topic_ids: Vec<String>,
+                        dataset: String, namespace: String, ingested: String, keep_original: bool, patterns: bool,
+                        panic_on: Option<usize>) -> PyResult<Bound<'py, PyTuple>> {
+    let n = values.len();
+    if [wire.len(), topics.len(), partitions.len(), offsets.len(), timestamps_ms.len(), topic_ids.len()].iter().any(|l| *l != n) {
+        return Err(pyo3::exceptions::PyValueError::new_err("the per-record lists differ in length"));
+    }
+    let held_values: Vec<Bound<'py, PyAny>> = values.iter().collect();
+    let held_wire: Vec<Bound<'py, PyAny>> = wire.iter().collect();
+    let mut records = Vec::with_capacity(n);
+    for i in 0..n {
+        let (value, wire) = match (bytes_or_none(&held_values[i]), bytes_or_none(&held_wire[i])) {
+            (Ok(value), Ok(wire)) => (value, wire),
+            // Not what a Kafka client gives: a header value the core cannot read sends the record to Python.
+            _ => (None, Some(&b""[..])),
+        };
+        records.push(crate::transform::Record {
+            value,
+            wire,
+            topic: &topics[i],
+            partition: partitions[i],
+            offset: offsets[i],
+            timestamp_ms: timestamps_ms[i],
+            topic_id: &topic_ids[i],
+        });
+    }
+    let settings = crate::ecs::Settings { dataset, namespace, ingested, keep_original, patterns };
+    let entries: usize = n.max(DETACH_MIN); // a logjet record holds many entries: the work is worth the release
+    let recycled = BODIES.with_borrow_mut(std::mem::take);
+    let mut batch = without_gil(py, entries, || crate::transform::transform_batch(&records, &settings, panic_on, recycled));
+    let docs = PyList::empty(py);
+    let mut origins = Vec::with_capacity(batch.docs.len() * 8);
+    let mut hashes = Vec::with_capacity(batch.docs.len() * 16);
+    for d in &batch.docs {
+        let pair: [Bound<'py, PyAny>; 2] = [PyString::new(py, &d.id).into_any(), PyBytes::new(py, &batch.bodies[d.body.clone()]).into_any()];
+        docs.append(PyTuple::new(py, pair)?)?;
+        origins.extend_from_slice(&d.record.to_ne_bytes());
+        origins.extend_from_slice(&d.entry.to_ne_bytes());
+        hashes.extend_from_slice(d.hash.as_bytes());
+    }
+    let items: [Bound<'py, PyAny>; 4] = [docs.into_any(), PyBytes::new(py, &origins).into_any(),
+                                         PyBytes::new(py, &hashes).into_any(),
+                                         PyList::new(py, &batch.handed_back)?.into_any()];
+    BODIES.with_borrow_mut(|kept| *kept = std::mem::take(&mut batch.bodies));
+    PyTuple::new(py, items)
+}
+
+thread_local! {
+    // The last batch's body buffer, kept for the next batch of the same worker thread.
+    static BODIES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(transform_batch, m)?)?;
     m.add_function(wrap_pyfunction!(pattern_batch, m)?)?;
     Ok(())
 }
