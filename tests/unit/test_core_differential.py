@@ -27,7 +27,7 @@ from processor.parsers import Parsed, python_parse_line
 
 NOW = to_ns(2026, 11, 25, 12, 0, 0)
 GOLDEN = Path(__file__).parent / "golden"
-HANDED_BACK = {"bigint", "receive_time", "regex_limit", "raises", "not_text"}
+HANDED_BACK = {"bigint", "receive_time", "regex_limit", "raises", "not_text", "header"}
 
 
 def _deep(v: object) -> object:
