@@ -52,17 +52,17 @@ _WEAK = frozenset(("log", "note", "system", "config", "fail", "panic", "alert", 
 _LETTERS = {"V": "trace", "D": "debug", "I": "info", "W": "warn", "E": "error", "F": "fatal", "A": "fatal"}
 _SYMBOLS = {"*": "notice", "#": "warn", "-": "debug", ".": "debug"}
 
-_WORD = re.compile(r"(?:([\w-]+)\.)?(Fatal error|Parse error|[A-Za-z]+|D[1-5])(?=[\s:\]|,/)>]|$)")
+_WORD = re.compile(r"(?:([\w-]+)\.)?(Fatal error|Parse error|[A-Za-z]+|D[1-5])(?=[\s:\]|,/)>\[]|$)")
 _BRACKET = {
     "[": re.compile(r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"),
     "(": re.compile(r"\(([^()\n]*)\)"),
     "{": re.compile(r"\{([^{}\n]*)\}"),
-    "<": re.compile(r"<([^<>\s]*)>"),
+    "<": re.compile(r"<([^<>\n]*)>"),
 }
-_DOTTED = r"[A-Za-z_$][\w$-]*(?:(?:\.|::|/)[\w$\[\]/-]+)+(?:@\d+)?"
+_DOTTED = r"[A-Za-z_$][\w$-]*(?:(?:\.|::|/)[\w$\[\]/-]+)+(?:@\d+|:\d+(?=\s))?"
 _JAVA = r"(?:[a-z_][\w$]*\.)+[A-Z][\w$]*(?:\.[a-z_][\w$]*)?"
 _NAME = r"[A-Za-z_$][\w$.:/-]*?"
-_LOGGER_SEP = re.compile(r"(" + _DOTTED + r")(\s*:(?=\s)|\s+-\s|\s*\||:(?=[A-Za-z_])|(?=\s+\[[^\]\s]+\]))")
+_LOGGER_SEP = re.compile(r"(" + _DOTTED + r")(\s*:(?=\s)|\s+-\s|\s*\||:(?=[A-Za-z_])|(?=\s+\[))")
 _JAVA_CLASS = re.compile(r"(" + _JAVA + r")(?=\s)(?:[ \t]+[a-z_]\w*\n)?")
 _NAME_COLON = re.compile(r"(" + _NAME + r")(\s*:)(?=\s|$)")
 _GLUED_NAME = re.compile(r"([^\s:]+):(?=\S|\s)")
@@ -181,7 +181,7 @@ class _Scanner:
                 if stamp.level is not None and st.level is None:
                     st.level, st.letter_level = stamp.level, True
                 end = stamp.end
-                if text[end:end + 1] == ":":
+                if text[end:end + 1] in (":", ","):
                     end += 1
                 self.note(st, "time", q)
                 return end, False
@@ -429,6 +429,8 @@ class _Scanner:
             if st.last in ("time", "num") and nxt < stop and text[nxt].isupper():
                 return letter
             return None
+        if w[0].isupper() and w[1:].islower() and text[end:end + 1] == " " and text[end + 1:end + 2].islower():
+            return None  # a sentence's first word ("Error connecting to ..."), not a level column
         return _level_word(w, text, q, end, text[q - 1:q] == "[" and text[end:end + 1] == "]")
 
     def bracket(self, st: _State, q: int, stop: int, inner: bool) -> tuple[int, bool] | None:  # noqa: C901
@@ -442,7 +444,7 @@ class _Scanner:
         # The bracket holds header tokens only: read them.
         trial = st.copy()
         trial.last, trial.tokens, trial.only_brackets = "", 0, st.only_brackets
-        if body.strip() and text[q] in "[(" and not body.strip().isdigit():
+        if body.strip() and text[q] in "[(<" and not body.strip().isdigit():
             end, _ = self.scan(trial, q + 1, close - 1, True)
             if _skip(text, end, close - 1) >= close - 1 and trial.tokens:
                 was_only, had_level = st.only_brackets, st.level is not None
@@ -477,6 +479,8 @@ class _Scanner:
                 return self.took(st, q, end)
             return None
         if content.isdigit() and len(content) <= 10:
+            if st.last == "level" and text[q - 1:q].isalpha():  # logrus's LEVEL[0012]: seconds since start
+                return self.took(st, q, close)
             if "process.pid" in st.fields:
                 st.fields["process.thread.id"] = int(content)
             else:
