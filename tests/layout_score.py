@@ -7,8 +7,8 @@ every golden line with ``python_parse_line`` and prints per layout and in total 
 timestamp, the right level (of the lines that have one), the right message, and, of the lines whose layout has
 them, all of pid, thread, logger, host and program right; then the same shares on the seven Loghub samples in
 ``tests/data/loghub``. With ``--write`` it also writes the same shares (per layout, per Loghub system and in total)
-to ``benchmarks/results/layouts-<UTC stamp>.json`` (``--suffix TEXT`` appends ``-TEXT`` to the name and ``--parser-commit SHA``
-names the commit, for a run of another commit's parser).
+to ``benchmarks/results/layouts-<UTC stamp>.json`` (``--suffix TEXT`` appends ``-TEXT`` to the name and
+``--parser-commit SHA`` names the commit, for a run of another commit's parser).
 """
 
 from __future__ import annotations

@@ -86,7 +86,8 @@ _BARE_LOGGER_SEP = re.compile(r"([\w$.-]+)\s+-\s")
 _TAB_NAME = re.compile(r"([\w$.:/-]+)\t(?=[\w./-]+:\d+\t)")
 _THREAD_SUFFIX = re.compile(r":[\w$]+@\d+$")  # log4j's %t:%C{1}@%L
 _HEADERISH = re.compile(
-    r"[ \t]*(?:\[|\{[\w./-]+:\d+\}|-{1,3}\s|\||" + _DOTTED + r"(?:\s*:\s|\s+-\s|\s*\|)|" + _JAVA + r"\s|\d+\s+(?:\d|\[|[A-Z]\s)"
+    r"[ \t]*(?:\[|\{[\w./-]+:\d+\}|-{1,3}\s|\||" + _DOTTED + r"(?:\s*:\s|\s+-\s|\s*\|)|" + _JAVA
+    + r"\s|\d+\s+(?:\d|\[|[A-Z]\s)"
     r"|[\w./-]+\.[a-z]{1,5}:\d+[\]:\s])"
 )
 
@@ -524,6 +525,7 @@ class _Scanner:
 # or a non-ASCII name; a header without a digit holds a level word.
 _SCOPE = HEAD_LIMIT + 32
 _OPENERS = "[(<#-|\u2014"
+_AFTER_DIGITS = "-/.:#]|,)_"
 _STAMP_WORDS = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))
 
@@ -576,11 +578,16 @@ def may_have_header(line: str) -> bool:
     if q == len(head):
         return False
     c = head[q]
-    if c.isdecimal():
-        return True
+    if c.isdecimal():  # a time or a number, unless glued to what no header token is (a JSON brace, a quote)
+        j = q
+        while j < len(head) and head[j].isdecimal():
+            j += 1
+        after = head[j:j + 1]
+        return not after or after.isspace() or after in _AFTER_DIGITS or (after.isascii() and after.isalpha())
     if c in _OPENERS:
         return any(ch.isdecimal() for ch in head) or _any_level(head)
-    if c.isascii() and c.isupper() and (head[q:q + 3] in _STAMP_WORDS or (c in "IWEFD" and head[q + 1:q + 2].isdecimal())):
+    if c.isascii() and c.isupper() and (head[q:q + 3] in _STAMP_WORDS
+                                        or (c in "IWEFD" and head[q + 1:q + 2].isdecimal())):
         return True
     if not (c.isascii() and (c.isalpha() or c in "_$")) and c.isascii():
         return False

@@ -94,7 +94,15 @@ pub fn may_have_header(line: &str) -> bool {
         return false;
     };
     if decimal(c) {
-        return true;
+        // A time or a number, unless glued to what no header token is (a JSON brace, a quote).
+        let mut j = q;
+        while j < head.len() && decimal(head[j]) {
+            j += 1;
+        }
+        return match head.get(j) {
+            None => true,
+            Some(&a) => is_space(a) || "-/.:#]|,)_".contains(a) || a.is_ascii_alphabetic(),
+        };
     }
     if OPENERS.contains(&c) {
         return head.iter().any(|&ch| decimal(ch)) || any_level(&head);
@@ -132,11 +140,11 @@ mod tests {
     #[test]
     fn the_start_of_a_header() {
         for line in ["warn: disk", "app.INFO: x", "[LOG] x", "Nov 29 x", "I1129 10", "E, [x]", "\u{e9}.WARN: x",
-                     "INFO  [main] x", "WARNING:root:x", "12:00 x"] {
+                     "INFO  [main] x", "WARNING:root:x", "12:00 x", "1"] {
             assert!(may_have_header(line), "{line:?}");
         }
         for line in ["x 1", "E Tag: x", "\"a\": [core:log ] b", "{\"a\": 1", "plain full line", "an error in between",
-                     "e tag: x warnings", "\u{fffd}{\"a\":1.5}", "Q{\"a\":1}", ""] {
+                     "e tag: x warnings", "\u{fffd}{\"a\":1.5}", "Q{\"a\":1}", "", "0{}", "12\"x\""] {
             assert!(!may_have_header(line), "{line:?}");
         }
     }
