@@ -54,7 +54,7 @@ __all__ = ["CHECKS", "Fuzzer", "Tally", "check_batch", "generate", "main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = RESULTS.parent.parent
-HANDED_BACK = frozenset({"json", "bigint", "receive_time", "regex_limit", "raises", "not_text"})
+HANDED_BACK = frozenset({"json", "bigint", "receive_time", "regex_limit", "raises", "not_text", "header"})
 CHECKS = ("exception", "accounting", "dead_letter", "document_json", "core_answer", "reference")
 EXAMPLES = 5  # kept per check
 NOW_NS = 1_795_000_000_000_000_000  # receive times are drawn around this (2026-11-19)

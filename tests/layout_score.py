@@ -6,14 +6,19 @@ loads both (the catalogue's unit test uses the same loader), and, run as ``pytho
 every golden line with ``python_parse_line`` and prints per layout and in total how many lines got the right
 timestamp, the right level (of the lines that have one), the right message, and, of the lines whose layout has
 them, all of pid, thread, logger, host and program right; then the same shares on the seven Loghub samples in
-``tests/data/loghub``. It prints figures and writes nothing.
+``tests/data/loghub``. With ``--write`` it also writes the same shares (per layout, per Loghub system and in total)
+to ``benchmarks/results/layouts-<UTC stamp>.json`` (``--suffix TEXT`` appends ``-TEXT`` to the name and
+``--parser-commit SHA`` names the commit, for a run of another commit's parser).
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
+import json
 import os
 import re
+import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -22,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parent / "data" / "layouts"
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 CATALOGUE = DATA / "catalogue.toml"
 LEVELS = DATA / "levels.toml"
 
@@ -122,6 +128,17 @@ class Tally:
         return (f"{name:<34} {share(self.time_ok, self.lines)}  {share(self.level_ok, self.with_level)}  "
                 f"{share(self.message_ok, self.lines)}  {share(self.fields_ok, self.with_fields)}")
 
+    def shares(self) -> dict[str, Any]:
+        """The counts and the shares (None where no line has the field), as the result file holds them."""
+        def share(n: int, d: int) -> float | None:
+            return round(n / d, 4) if d else None
+
+        return {"lines": self.lines, "timestamp": share(self.time_ok, self.lines), "timestamp_ok": self.time_ok,
+                "lines_with_level": self.with_level, "level": share(self.level_ok, self.with_level),
+                "level_ok": self.level_ok, "message": share(self.message_ok, self.lines),
+                "message_ok": self.message_ok, "lines_with_fields": self.with_fields,
+                "fields": share(self.fields_ok, self.with_fields), "fields_ok": self.fields_ok}
+
     def count_fields(self, got: dict[str, Any], want: dict[str, Any]) -> bool:
         if not want:
             return True
@@ -200,18 +217,57 @@ def _ns(stamp: str) -> int:
     return ns
 
 
+def _commit() -> tuple[str | None, bool]:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "processor", "tests/data/layouts"], cwd=root,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None, False
+    return sha.stdout.strip(), bool(dirty.stdout.strip())
+
+
+def write_result(per: dict[str, Tally], total: Tally, loghub: dict[str, Tally], loghub_total: Tally,
+                 suffix: str = "", parser_commit: str | None = None) -> Path:
+    """The shares as ``benchmarks/results/layouts-<UTC stamp>[-suffix].json``."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    commit, dirty = (parser_commit, False) if parser_commit else _commit()
+    result = {
+        "kind": "layouts", "date": now.isoformat(), "commit": commit, "uncommitted_changes": dirty,
+        "parser": "processor.parsers.python_parse_line", "receive_time": load_catalogue()["receive_time"],
+        "catalogue": {"total": total.shares(), "layouts": {name: t.shares() for name, t in per.items()}},
+        "loghub": {"total": loghub_total.shares(), "systems": {name: t.shares() for name, t in loghub.items()}},
+    }
+    name = f"layouts-{now.strftime('%Y%m%dT%H%M%SZ')}{'-' + suffix if suffix else ''}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return path
+
+
 def main(argv: list[str]) -> int:
-    per, total = score_layouts(verbose="-v" in argv)
+    parser = argparse.ArgumentParser(prog="python -m tests.layout_score", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", action="store_true", help="print every line that is not read right")
+    parser.add_argument("--write", action="store_true", help="write the shares to benchmarks/results/layouts-*.json")
+    parser.add_argument("--suffix", default="", help="append -SUFFIX to the result file's name")
+    parser.add_argument("--parser-commit", help="the commit whose parser is scored, when it is not this checkout's "
+                        "(its processor/ and logjet/ first on PYTHONPATH)")
+    args = parser.parse_args(argv)
+    per, total = score_layouts(verbose=args.v)
     print(f"Layout catalogue ({len(per)} layouts, python_parse_line)\n{HEAD}")
     for name, t in per.items():
         print(t.row(name))
     print(total.row("TOTAL"))
     print(f"\nLoghub samples (python_parse_line)\n{HEAD}")
+    loghub = score_loghub()
     all_loghub = Tally()
-    for system, t in score_loghub().items():
+    for system, t in loghub.items():
         print(t.row(system))
         all_loghub.add(t)
     print(all_loghub.row("TOTAL"))
+    if args.write:
+        print(f"\nwritten: {write_result(per, total, loghub, all_loghub, args.suffix, args.parser_commit)}")
     return 0
 
 

@@ -38,4 +38,6 @@ pub enum Delegate {
     Raises,
     /// Not a str the core can read (a str with lone surrogates), or a receive time past 64 bits.
     NotText,
+    /// A line no known layout reads whole: the header recogniser (`processor/parsers/header.py`) is not ported.
+    Header,
 }

@@ -58,6 +58,7 @@ fn delegate_name(d: Delegate) -> &'static str {
         Delegate::RegexLimit => "regex_limit",
         Delegate::Raises => "raises",
         Delegate::NotText => "not_text",
+        Delegate::Header => "header",
     }
 }
 

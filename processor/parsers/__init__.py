@@ -25,6 +25,7 @@ import orjson
 from logjet.formats import syslog
 from logjet.timeparse import rfc3339_ns
 from processor.parsers.access import parse_access
+from processor.parsers.header import may_have_header, recognise
 from processor.parsers.logfmt import parse_logfmt
 from processor.parsers.text import normal_level, parse_text, parse_time
 
@@ -135,9 +136,9 @@ def _content(line: str, now_ns: int) -> Parsed:
     if access is not None:
         return Parsed(line, access[0], None, access[1])
     text = parse_text(line, now_ns)
-    if text is not None:
+    if text is not None and text.settled:
         return Parsed(text.message, text.time_ns, text.level, text.fields)
-    if "=" in line:
+    if text is None and "=" in line:
         pairs = parse_logfmt(line)
         if pairs is not None:
             message = next((pairs.pop(k) for k in _KV_MESSAGE if k in pairs), line)
@@ -150,6 +151,13 @@ def _content(line: str, now_ns: int) -> Parsed:
                         del pairs[key]
                         break
             return Parsed(message, time_ns, normal_level(level) if level else None, {}, pairs or None)
+    # The known layouts did not read the whole header: the recogniser reads it (the compiled core hands these lines
+    # back, Delegate::Header).
+    head = recognise(line, now_ns) if text is not None or may_have_header(line) else None
+    if head is not None:
+        return Parsed(head.message, head.time_ns, head.level, head.fields)
+    if text is not None:
+        return Parsed(text.message, text.time_ns, text.level, text.fields)
     return Parsed(line)
 
 
@@ -178,7 +186,7 @@ def python_parse_line(line: str, now_ns: int) -> Parsed:
             if inner.level is None:
                 sev = p.attrs.get("log.syslog.severity.name")
                 inner.level = SYSLOG_LEVEL.get(sev) if isinstance(sev, str) else None
-            return _with(inner, dict(p.attrs), p.time_ns)
+            return _with(inner, _syslog_fields(p.attrs), p.time_ns)
     elif c.isdigit():
         m = _CRI.match(line)
         if m:
@@ -187,6 +195,20 @@ def python_parse_line(line: str, now_ns: int) -> Parsed:
                 fields["log.flags"] = "partial"
             return _with(_content(line[m.end():], now_ns), fields, rfc3339_ns(m.group(1)))
     return _content(line, now_ns)
+
+
+def _syslog_fields(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The syslog header's fields, and its host, program and pid under their ECS names as well."""
+    fields = dict(attrs)
+    host, app, procid = (attrs.get(k) for k in ("log.syslog.hostname", "log.syslog.appname", "log.syslog.procid"))
+    if type(host) is str:
+        fields["host.hostname"] = host
+    if type(app) is str:
+        fields["process.name"] = app
+    # PROCID is any printable text (RFC 5424 6.2.6); only a plain number is a pid.
+    if type(procid) is str and 0 < len(procid) <= 18 and procid.isascii() and procid.isdigit():
+        fields["process.pid"] = int(procid)
+    return fields
 
 
 SYSLOG_LEVEL = {"emergency": "emergency", "alert": "alert", "critical": "critical", "error": "error",

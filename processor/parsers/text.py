@@ -64,6 +64,28 @@ class TextParse:
     time_ns: int | None = None
     level: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    # False when the known layouts read a time but not the whole header: the header recogniser (header.py) reads
+    # the line again.
+    settled: bool = True
+
+
+# After a known header that read no logger, more header: pid#tid, a number before more header, a --- separator, a
+# bracketed word, an Erlang pid, a source location, a Java class, a tab-separated column, a `::` or `/` name before
+# ": " (or any name, after a level padded to a column).
+_MORE = re.compile(
+    r"\d+#\d+:\s|\d+\s+(?:-{2,3}\s|\d+\s|\[)|-{2,3}\s|\[[^\]\s]+\]|<[\d.]+>|[\w./-]+\.[A-Za-z]\w{0,4}:\d+\s"
+    r"|(?:[a-z_][\w$]*\.)+[A-Z][\w$]*\s|\S+\t"
+)
+_MORE_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:(?:::|/)[\w$]+)+\s*:\s")
+_MORE_PADDED = re.compile(r"[A-Za-z_$][\w$.]*\s*:\s")
+
+
+def _settled(line: str, m: re.Match[str]) -> bool:
+    if m["logger"]:  # the known header read as far as the logger
+        return True
+    end = m.end()
+    return not (_MORE.match(line, end) or _MORE_NAME.match(line, end)
+                or (line[end - 2:end] == "  " and _MORE_PADDED.match(line, end)))
 
 
 def _frac(s: str | None) -> str:
@@ -134,7 +156,7 @@ def parse_text(line: str, now_ns: int) -> TextParse | None:
         return TextParse(line[end:].lstrip(), time_ns, None, fields)
     m = _HEADER.match(line, end)
     if m is None:
-        return TextParse(line[end:].lstrip(" -:"), time_ns, None, fields)
+        return TextParse(line[end:].lstrip(" -:"), time_ns, None, fields, False)
     if m["num"]:
         fields["process.thread.id"] = int(m["num"])
     thread = m["thread"] or m["thread0"]
@@ -142,4 +164,4 @@ def parse_text(line: str, now_ns: int) -> TextParse | None:
         fields["process.thread.name"] = thread
     if m["logger"]:
         fields["log.logger"] = m["logger"]
-    return TextParse(line[m.end():], time_ns, normal_level(m["level"]), fields)
+    return TextParse(line[m.end():], time_ns, normal_level(m["level"]), fields, _settled(line, m))

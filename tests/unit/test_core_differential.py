@@ -27,7 +27,7 @@ from processor.parsers import Parsed, python_parse_line
 
 NOW = to_ns(2026, 11, 25, 12, 0, 0)
 GOLDEN = Path(__file__).parent / "golden"
-HANDED_BACK = {"bigint", "receive_time", "regex_limit", "raises", "not_text"}
+HANDED_BACK = {"bigint", "receive_time", "regex_limit", "raises", "not_text", "header"}
 
 
 def _deep(v: object) -> object:
@@ -302,3 +302,30 @@ def test_logjet_core_selects_the_implementation_once_at_import(value: str, expec
         assert out.returncode != 0 and "LOGJET_CORE must be 'native' or 'python'" in out.stderr
     else:
         assert out.stdout.split() == [expect, str(expect == "python")]
+
+
+def test_layout_catalogue_lines() -> None:
+    from tests.layout_score import load_catalogue
+
+    catalogue = load_catalogue()
+    lines = [g["line"] for layout in catalogue["layout"] for g in layout["line"]]
+    counts = check(lines, [rfc3339_ns(catalogue["receive_time"])] * len(lines))
+    assert counts.get("header", 0) > len(lines) // 2  # the recogniser's lines, read by the reference
+
+
+# The starts of lines the header recogniser may or may not read: the core decides the lines that cannot start a
+# header (may_have_header, ported) and must then give the reference's answer.
+_HEAD_PIECES = st.sampled_from([
+    "INFO", "info", "Info", "info:", "WARNING:", "E,", "E ", "E", "e", "D1", "D7", "app.", ".", "a.b.", "[", "]", "{",
+    "(", "<", ">", "#", "-", "|", "\u2014", "_", "$", " ", "\t", ":", ",", "Nov", "Sun", "Mon,", "I1", "I", "é",
+    "\ufffd", "x", "log", "LOG", "Log", "note", "[log]", "fatal error", "Fatal error", "error", "Error", "ERRORS", "1",
+    "٣", "²", "2026-11-25 10:00:00", "10:00:00", "\x00", "\n", "\u3000", "word ", "dpanic", "k=v", '"', "'",
+])
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_HEAD_PIECES, max_size=8).map("".join), min_size=1, max_size=20))
+@example(["plain full line", "an error in between", "x 1", "E Tag: x", "Q{\"a\":1}", "\ufffd{\"a\":1.5}", "$a.INFO: x",
+          "_x.LOG: y", "é.WARN: x", "\u3000INFO x", " \tinfo: x", "Sun", "I1x", "[note ] x"])
+def test_generated_header_starts(lines: list[str]) -> None:
+    check(lines)

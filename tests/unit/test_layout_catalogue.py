@@ -155,3 +155,14 @@ def test_levels_vocabulary() -> None:
 def test_every_expected_level_is_reachable_from_the_vocabulary() -> None:
     used = {line["log.level"] for _, line in _lines() if "log.level" in line}
     assert used <= {e["level"] for e in LEVELS["word"]}
+
+
+def test_the_parser_reads_the_catalogues_headers() -> None:
+    # The catalogue is the header rules' development set: these floors keep a change from losing what they read.
+    from tests.layout_score import score_layouts
+
+    _, total = score_layouts()
+    assert total.time_ok / total.lines >= 0.99
+    assert total.level_ok / total.with_level >= 0.99
+    assert total.message_ok / total.lines >= 0.97
+    assert total.fields_ok / total.with_fields >= 0.90

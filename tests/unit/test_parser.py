@@ -124,3 +124,64 @@ def test_json_lifts_nothing_but_mapped_fields_of_their_type_and_loses_no_value(o
         else:
             assert type(value) in (str, int, float, bool)
     assert sorted(_leaves(p.json or {}) + [repr(v) for v in p.fields.values()]) == sorted(_leaves(obj))
+
+
+def test_syslog_with_pri_fills_the_ecs_host_program_and_pid() -> None:
+    p = parse_line("<13>Nov 25 11:00:00 web1 app[4242]: started", NOW)
+    assert (p.fields["host.hostname"], p.fields["process.name"], p.fields["process.pid"]) == ("web1", "app", 4242)
+    p = parse_line("<165>1 2026-11-25T10:47:00.123Z web1 myapp worker-7 ID47 - payment accepted", NOW)
+    assert (p.fields["host.hostname"], p.fields["process.name"], p.message) == ("web1", "myapp", "payment accepted")
+    assert "process.pid" not in p.fields  # PROCID "worker-7" is not a number
+    assert p.fields["log.syslog.procid"] == "worker-7"
+
+
+# Header layouts that are not in the layout catalogue (tests/data/layouts), written from each logger's documented
+# default: the recogniser's rules are general, so it reads them too. (line, time, level, message, fields)
+_UNSEEN = [
+    ("2026-11-25 10:00:00.123 [INFO] [worker-1] Processing job 5", "2026-11-25T10:00:00.123000000Z", "info",
+     "Processing job 5", {"process.thread.name": "worker-1"}),
+    ("[2026-11-25 10:00:00] WARN: disk low", "2026-11-25T10:00:00.000000000Z", "warn", "disk low", {}),
+    ("2026-11-25 10:00:00 UTC | INFO | queue drained", "2026-11-25T10:00:00.000000000Z", "info", "queue drained", {}),
+    ("<2026-11-25 10:00:00> info: cache warmed", "2026-11-25T10:00:00.000000000Z", "info", "cache warmed", {}),
+    ("11/25/2026 10:00:00 AM ERROR upload failed", "2026-11-25T10:00:00.000000000Z", "error", "upload failed", {}),
+    ("25.11.2026 10:00:00 INFO Dienst gestartet", "2026-11-25T10:00:00.000000000Z", "info", "Dienst gestartet", {}),
+    ("DEBUG 2026-11-25 10:00:00 main.c:12 entering loop", "2026-11-25T10:00:00.000000000Z", "debug", "entering loop",
+     {}),
+    ("INFO[0003] Starting daemon", None, "info", "Starting daemon", {}),  # logrus on a terminal
+    ("2026-11-25T10:00:00.000Z [main] DEBUG c.f.Bar - hello there", "2026-11-25T10:00:00.000000000Z", "debug",
+     "hello there", {"process.thread.name": "main", "log.logger": "c.f.Bar"}),
+    ("2026-11-25T11:00:00+01:00 myhost myapp: hello", "2026-11-25T10:00:00.000000000Z", None, "hello",
+     {"host.hostname": "myhost", "process.name": "myapp"}),
+    ("Wed, 25 Nov 2026 10:00:00 GMT - ready", "2026-11-25T10:00:00.000000000Z", None, "ready", {}),
+]
+
+
+@pytest.mark.parametrize("case", _UNSEEN, ids=[c[0][:30] for c in _UNSEEN])
+def test_headers_of_layouts_outside_the_catalogue(case: tuple) -> None:
+    line, time, level, message, fields = case
+    p = parse_line(line, NOW)
+    assert ((format_ns(p.time_ns) if p.time_ns is not None else None), p.level, p.message, p.fields) == (
+        time, level, message, fields)
+
+
+@pytest.mark.parametrize("line", [
+    "I think this is fine", "A new connection from 10.0.0.1", "Error connecting to database", "10 items processed",
+    "level 3 reached", "pool closed after 1234567890 requests", "E: something broke", "Log rotated at midnight",
+    "\tat com.example.db.Pool.borrow(Pool.java:118)", "Started GET / for 127.0.0.1",
+])
+def test_prose_is_not_a_header(line: str) -> None:
+    # No level or time read out of ordinary sentences, numbers or stack frames: the whole line stays the message.
+    p = parse_line(line, NOW)
+    assert (p.message, p.time_ns, p.level, p.fields) == (line, None, None, {})
+
+
+def test_epoch_numbers_count_only_near_the_receive_time() -> None:
+    assert parse_line("1795947560 backup finished", to_ns(2026, 11, 29, 12, 0, 0)).time_ns == 1795947560 * 10**9
+    assert parse_line("1234567890 backup finished", to_ns(2026, 11, 29, 12, 0, 0)).time_ns is None  # 2009
+
+
+def test_times_without_a_date_or_a_year_are_never_read_in_the_future() -> None:
+    midnight = to_ns(2026, 11, 26, 0, 10, 0)
+    assert format_ns(parse_line("23:59:58.100 [info] late", midnight).time_ns) == "2026-11-25T23:59:58.100000000Z"
+    january = to_ns(2027, 1, 1, 0, 5, 0)
+    assert format_ns(parse_line("12-31 23:59:59.000  1  2 I Tag: x", january).time_ns).startswith("2026-12-31")

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod json;
 pub mod logfmt;
+pub mod header;
 pub mod text;
 #[cfg(test)]
 mod tests;
@@ -113,6 +114,10 @@ fn not_json(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
             return Ok(Parsed { message, time_ns, level, fields: Fields::new(), json });
         }
     }
+    // No known layout: the header recogniser (processor/parsers/header.py) is the Python reference's alone.
+    if header::may_have_header(line) {
+        return Err(Delegate::Header);
+    }
     Ok(Parsed::plain(line.to_owned()))
 }
 
@@ -156,6 +161,29 @@ fn docker(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
 const SYSLOG_LEVEL: [(&str, &str); 8] = [("emergency", "emergency"), ("alert", "alert"), ("critical", "critical"),
     ("error", "error"), ("warning", "warn"), ("notice", "notice"), ("informational", "info"), ("debug", "debug")];
 
+/// The syslog header's fields, and its host, program and pid under their ECS names as well: `_syslog_fields`.
+fn syslog_fields(mut attrs: Fields) -> Fields {
+    let get = |attrs: &Fields, key: &str| attrs.0.iter().find(|(k, _)| k == key).and_then(|(_, v)| match v {
+        Value::Str(s) => Some(s.clone()),
+        _ => None,
+    });
+    if let Some(host) = get(&attrs, "log.syslog.hostname") {
+        attrs.set("host.hostname", Value::Str(host));
+    }
+    if let Some(app) = get(&attrs, "log.syslog.appname") {
+        attrs.set("process.name", Value::Str(app));
+    }
+    // PROCID is any printable text (RFC 5424 6.2.6); only a plain number is a pid.
+    if let Some(procid) = get(&attrs, "log.syslog.procid") {
+        if !procid.is_empty() && procid.len() <= 18 && procid.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(pid) = procid.parse::<i64>() {
+                attrs.set("process.pid", Value::Int(pid));
+            }
+        }
+    }
+    attrs
+}
+
 /// Parse one message; Err only when the line is the Python reference's to parse.
 pub fn parse_line(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
     let mut chars = line.chars();
@@ -172,7 +200,7 @@ pub fn parse_line(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
                     _ => None,
                 });
             }
-            return Ok(with(inner, p.attrs, p.time_ns));
+            return Ok(with(inner, syslog_fields(p.attrs), p.time_ns));
         }
     } else if let Some(m) = match c {
         // A CRI line starts with a decimal digit (any script): other lines skip the regex.

@@ -20,6 +20,9 @@ struct Patterns {
     syslog: PyRegex,
     header: PyRegex,
     syslog_head: PyRegex,
+    more: PyRegex,
+    more_name: PyRegex,
+    more_padded: PyRegex,
 }
 
 /// Python's re.IGNORECASE for ASCII letters: each letter, its other case and the non-ASCII letters Python also
@@ -86,6 +89,10 @@ static P: LazyLock<Patterns> = LazyLock::new(|| {
         syslog: compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?", false),
         header: PyRegex::build(|ascii| fold_outside_names(&header, ascii)),
         syslog_head: compile(r" (?P<host>[^\s:\[\]]+) (?P<program>[^\s:\[]+?)(?:\[(?P<pid>\d+)\])?: ", false),
+        more: compile(concat!(r"\d+#\d+:\s|\d+\s+(?:-{2,3}\s|\d+\s|\[)|-{2,3}\s|\[[^\]\s]+\]|<[\d.]+>|",
+                              r"[\w./-]+\.[A-Za-z]\w{0,4}:\d+\s|(?:[a-z_][\w$]*\.)+[A-Z][\w$]*\s|\S+\t"), false),
+        more_name: compile(r"[A-Za-z_$][\w$]*(?:(?:::|/)[\w$]+)+\s*:\s", false),
+        more_padded: compile(r"[A-Za-z_$][\w$.]*\s*:\s", false),
     }
 });
 
@@ -233,7 +240,19 @@ pub struct TextParse {
     pub fields: Fields,
 }
 
-/// The line's timestamp, level, emitter and message, or None when it does not start with a timestamp.
+/// Whether the known header read the whole header: `_settled` in text.py.
+fn settled(p: &Patterns, line: &str, end: usize, logger: bool) -> Result<bool, Delegate> {
+    if logger {
+        return Ok(true); // the known header read as far as the logger
+    }
+    let rest = &line[end..];
+    let limit = |_| Delegate::RegexLimit;
+    Ok(!(p.more.is_match(rest).map_err(limit)? || p.more_name.is_match(rest).map_err(limit)?
+        || (line[..end].ends_with("  ") && p.more_padded.is_match(rest).map_err(limit)?)))
+}
+
+/// The line's timestamp, level, emitter and message, or None when it does not start with a timestamp; Err(Header)
+/// when the known layouts read only part of the header (the Python reference's recogniser reads those lines).
 pub fn parse_text(line: &str, now_ns: i64) -> Result<Option<TextParse>, Delegate> {
     let (time_ns, end, syslog) = parse_time(line, now_ns)?;
     if time_ns.is_none() {
@@ -257,9 +276,12 @@ pub fn parse_text(line: &str, now_ns: i64) -> Result<Option<TextParse>, Delegate
     }
     let header = if may_hold_level(rest) { p.header.captures(rest).map_err(|_| Delegate::RegexLimit)? } else { None };
     let Some(m) = header else {
-        let message = rest.trim_start_matches([' ', '-', ':']).to_owned();
-        return Ok(Some(TextParse { message, time_ns, level: None, fields }));
+        return Err(Delegate::Header); // the time alone was read: the header recogniser reads the line
     };
+    let head_end = m.get(0).map_or(0, |x| x.end());
+    if !settled(p, line, end + head_end, m.name("logger").is_some_and(|x| !x.as_str().is_empty()))? {
+        return Err(Delegate::Header);
+    }
     if let Some(num) = m.name("num").filter(|x| !x.as_str().is_empty()) {
         fields.set("process.thread.id", Value::Int(int(num.as_str()).ok_or(Delegate::BigInt)?));
     }
