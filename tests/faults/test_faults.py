@@ -150,6 +150,7 @@ def test_processors_scaled_from_three_to_five_and_to_two_one_killed_lose_and_dou
 
 # -- outside CI: `python -m pytest tests/faults -m faults` -----------------------------------------------------
 @pytest.mark.faults_extended
+@pytest.mark.timeout(1500)  # a node restarted at a time, each waited for, on busy cores
 def test_a_rolling_restart_of_every_broker_loses_and_doubles_nothing(
         cluster, conservation: Conservation, record) -> None:  # noqa: ANN001
     _started(conservation, processors=2)
@@ -166,6 +167,7 @@ def test_a_rolling_restart_of_every_broker_loses_and_doubles_nothing(
 
 
 @pytest.mark.faults_extended
+@pytest.mark.timeout(1500)  # a node restarted at a time, each waited for, on busy cores
 def test_a_rolling_restart_of_every_elasticsearch_node_loses_and_doubles_nothing(
         cluster, conservation: Conservation, record) -> None:  # noqa: ANN001
     _started(conservation, processors=2)
@@ -185,6 +187,7 @@ def test_a_rolling_restart_of_every_elasticsearch_node_loses_and_doubles_nothing
 
 
 @pytest.mark.faults_extended
+@pytest.mark.timeout(1500)  # a node restarted at a time, each waited for, on busy cores
 def test_a_broker_cut_off_without_dying_loses_and_doubles_nothing(cluster, conservation: Conservation, record) -> None:  # noqa: ANN001
     # SIGSTOP stands in for a network cut: its sockets stay open and silent, as behind a dropped route.
     _started(conservation, processors=2)
@@ -229,6 +232,7 @@ def _disk_watermarks(check: Conservation, free_bytes: int | None) -> None:
 
 
 @pytest.mark.faults_extended
+@pytest.mark.timeout(1500)  # a node restarted at a time, each waited for, on busy cores
 def test_elasticsearch_at_its_flood_stage_watermark_for_a_minute_loses_and_doubles_nothing(
         cluster, conservation: Conservation, record) -> None:  # noqa: ANN001
     # The three nodes' data paths share one filesystem here, so a threshold in bytes crosses on all three at once:
