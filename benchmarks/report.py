@@ -84,8 +84,12 @@ def load(results: Path = RESULTS) -> dict[str, dict[str, Any]]:
     return {p.name: orjson.loads(p.read_bytes()) for p in sorted(results.glob("*.json"))}
 
 
+# Result files of runs that are not benchmarks: each kind gets a table of its own.
+_OTHER_RUNS = ("fuzz-", "faults-", "layouts-")
+
+
 def _benchmarks(files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {n: r for n, r in files.items() if not n.startswith("fuzz-")}
+    return {n: r for n, r in files.items() if not n.startswith(_OTHER_RUNS)}
 
 
 def _date(result: dict[str, Any]) -> datetime:
@@ -427,12 +431,65 @@ def _fuzz_section(files: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
+def _commit(r: dict[str, Any]) -> str:
+    return (r.get("commit") or "?")[:10] + (" (with uncommitted changes)" if r.get("uncommitted_changes") else "")
+
+
+def _faults_section(files: dict[str, dict[str, Any]]) -> list[str]:
+    runs = [(n, r) for n, r in files.items() if n.startswith("faults-")]
+    out = ["", "### Fault suite runs"]
+    if not runs:
+        return [*out, "None committed yet: the command in the README's \"Running on clusters\" writes one."]
+    out += ["", "| file | fault | lines | lost | doubled | delay p50 / p99 / max, s | metric: before → during |",
+            "|---|---|---:|---:|---:|---|---|"]
+    for name, r in runs:
+        cases = [*r.get("faults", {}).values()]
+        if r.get("soak"):
+            soak = r["soak"]
+            cases.append({**soak, "fault": f"soak: {soak['seconds'] / 60:.0f} min at {soak['rate_lines_per_s']:,} "
+                                           f"lines/s ({soak['rate_source']})", "metric": None})
+        for c in cases:
+            m = c.get("metric")
+            metric = f"`{m['name']}` {m['before']:,.0f} → {m['during']:,.0f}" if m else "-"
+            out.append(f"| `results/{name}` | {c['fault']} | {c['lines']:,} | {c['lost']:,} | {c['doubled']:,} | "
+                       f"{c['delay_p50_s']} / {c['delay_p99_s']} / {c['delay_max_s']} | {metric} |")
+        if r.get("soak"):
+            out += ["", f"Soak in `results/{name}` ({_commit(r)}): resident memory and open descriptors of every "
+                        f"logjet process, first {r['soak']['drift_window_s'] / 60:.0f} minutes against the last:", "",
+                    "| process | RSS first → last, MB | open descriptors first → last |", "|---|---|---|"]
+            for proc, d in r["soak"]["processes"].items():
+                out.append(f"| {proc.rsplit(' ', 1)[0]} | {d['rss_mb_first']} → {d['rss_mb_last']} | "
+                           f"{d['fds_first']} → {d['fds_last']} |")
+        failed = r.get("failed") or []
+        out += ["", f"`results/{name}`: {len(cases)} case{'s' if len(cases) != 1 else ''}, {r['seconds']:,.0f} s, cluster of "
+                    f"{r['cluster']['kafka_brokers']} brokers and {r['cluster']['elasticsearch_nodes']} Elasticsearch "
+                    f"nodes, commit {_commit(r)}; failed tests: {', '.join(failed) if failed else 'none'}.", ""]
+    return out[:-1]
+
+
+def _layouts_section(files: dict[str, dict[str, Any]]) -> list[str]:
+    runs = [(n, r) for n, r in files.items() if n.startswith("layouts-")]
+    out = ["", "### Header recognition scores"]
+    if not runs:
+        return [*out, "None committed yet: `python -m tests.layout_score --write` writes one."]
+    out += ["", "Shares of lines read right by `python_parse_line`: the layout catalogue (`tests/data/layouts`, the "
+                "development set) and the seven Loghub samples.", "",
+            "| file | parser's commit | set | lines | timestamp | level | message | fields |",
+            "|---|---|---|---:|---:|---:|---:|---:|"]
+    for name, r in runs:
+        for label, total in (("catalogue", r["catalogue"]["total"]), ("Loghub", r["loghub"]["total"])):
+            out.append(f"| `results/{name}` | {_commit(r)} | {label} | {total['lines']:,} | "
+                       f"{total['timestamp']:.1%} | {total['level']:.1%} | {total['message']:.1%} | "
+                       f"{total['fields']:.1%} |")
+    return out
+
+
 def render(files: dict[str, dict[str, Any]]) -> dict[str, str]:
     """The generated sections by marker name: ``report`` (benchmarks/README.md), ``benchmarks`` and ``first_doc``
     (README.md)."""
     bench = _benchmarks(files)
     body = (_latest_section(bench) + _tail_section(bench) + _first_doc_section(bench) + _before_section(bench)
-            + _files_section(bench) + _fuzz_section(files))
+            + _files_section(bench) + _fuzz_section(files) + _faults_section(files) + _layouts_section(files))
     return {"report": "\n".join(body), "benchmarks": _readme_paragraph(bench), "first_doc": _first_doc_paragraph(bench)}
 
 

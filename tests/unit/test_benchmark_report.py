@@ -111,3 +111,30 @@ def test_the_newest_first_document_run_gets_its_table_and_the_quick_start_its_fi
     assert [(r.name, r.core, r.spread["median"]) for r in got] == [
         ("`logjet up` (demo) until /v1/logs returns a document, s", "native", 8.0),
         ("`logjet up` (demo) until every example query returns one, s", "native", 10.0)]
+
+
+def test_fault_and_layout_runs_get_their_own_tables_and_stay_out_of_the_benchmark_tables() -> None:
+    files = load()
+    case = {"fault": "1 broker killed", "lines": 1_000, "lost": 2, "doubled": 0, "delay_p50_s": 1.5,
+            "delay_p99_s": 9.25, "delay_max_s": 10.0,
+            "metric": {"name": "logjet_collector_records_in_flight", "before": 3.0, "during": 40.0}}
+    files["faults-20991231T000000Z.json"] = {
+        "kind": "faults", "date": "2099-12-31T00:00:00+00:00", "cluster": {"kafka_brokers": 3, "elasticsearch_nodes": 3},
+        "faults": {"test_one": case}, "failed": ["test_one"], "seconds": 120.0, "commit": "fedcba9876543210",
+        "uncommitted_changes": True}
+    total = {"lines": 10, "timestamp": 0.9, "level": 0.5, "message": 0.25, "fields": 1.0}
+    files["layouts-20991231T000000Z.json"] = {"kind": "layouts", "date": "2099-12-31T00:00:00+00:00",
+                                              "commit": "0123456789abcdef", "catalogue": {"total": total},
+                                              "loghub": {"total": {**total, "lines": 20}}}
+    report = render(files)["report"].splitlines()
+    assert ("| `results/faults-20991231T000000Z.json` | 1 broker killed | 1,000 | 2 | 0 | 1.5 / 9.25 / 10.0 | "
+            "`logjet_collector_records_in_flight` 3 → 40 |") in report
+    assert any("failed tests: test_one." in line and "fedcba9876 (with uncommitted changes)" in line
+               for line in report)
+    assert ("| `results/layouts-20991231T000000Z.json` | 0123456789 | catalogue | 10 | 90.0% | 50.0% | 25.0% | "
+            "100.0% |") in report
+    assert "| `results/layouts-20991231T000000Z.json` | 0123456789 | Loghub | 20 | 90.0% | 50.0% | 25.0% | 100.0% |" \
+        in report
+    # Neither is a benchmark: the benchmark tables and the README's paragraphs do not change.
+    assert render(files)["benchmarks"] == render(load())["benchmarks"]
+    assert render(files)["first_doc"] == render(load())["first_doc"]
