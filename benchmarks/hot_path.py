@@ -10,10 +10,11 @@ Time is the CPU time of the process that runs the transform (one thread: one cor
 in a worker (``processor.transform.tune_gc``).
 
 Both implementations of the transform are timed in the same run (``native``: the whole batch in the compiled core's
-``transform_batch``; ``python``: the reference): ``processor.parsers`` reads ``LOGJET_CORE`` once, at import, so each core runs in a process of its own (``CoreWorker``: ``python -m benchmarks.hot_path``,
-started with ``LOGJET_CORE=native`` or ``python``), which builds the same batches from the same seed and times one
-run each time it is asked. The harness asks each in turn, then times the floor, run by run: the two cores and the
-floor are interleaved and meet the same machine.
+``transform_batch``; ``python``: the reference): ``processor.parsers`` reads ``LOGJET_CORE`` once, at import, so each
+core runs in a process of its own (``CoreWorker``: ``python -m benchmarks.hot_path``, started with
+``LOGJET_CORE=native`` or ``python``), which builds the same batches from the same seed and times one run each time it
+is asked. The harness asks each in turn, then times the floor, run by run: the two cores and the floor are interleaved
+and meet the same machine.
 """
 
 from __future__ import annotations

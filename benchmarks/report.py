@@ -461,7 +461,8 @@ def _faults_section(files: dict[str, dict[str, Any]]) -> list[str]:
                 out.append(f"| {proc.rsplit(' ', 1)[0]} | {d['rss_mb_first']} → {d['rss_mb_last']} | "
                            f"{d['fds_first']} → {d['fds_last']} |")
         failed = r.get("failed") or []
-        out += ["", f"`results/{name}`: {len(cases)} case{'s' if len(cases) != 1 else ''}, {r['seconds']:,.0f} s, cluster of "
+        plural = "s" if len(cases) != 1 else ""
+        out += ["", f"`results/{name}`: {len(cases)} case{plural}, {r['seconds']:,.0f} s, cluster of "
                     f"{r['cluster']['kafka_brokers']} brokers and {r['cluster']['elasticsearch_nodes']} Elasticsearch "
                     f"nodes, commit {_commit(r)}; failed tests: {', '.join(failed) if failed else 'none'}.", ""]
     return out[:-1]

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 __all__ = ["BULK_SECONDS", "COLLISIONS", "DEAD_LETTERED", "DUPLICATES", "ENTRIES_IN", "INDEXED", "RECORDS_IN",
-           "REJECTED", "RETRIED", "ConsumerLagCollector", "forget_lag", "report_lag"]
+           "ES_NODE_FAILURES", "REJECTED", "RETRIED", "ConsumerLagCollector", "forget_lag", "report_lag"]
 
 RECORDS_IN = Counter("logjet_processor_records_in", "Kafka records consumed.")
 ENTRIES_IN = Counter("logjet_processor_entries_in", "Entries decoded from the records.")
@@ -34,6 +34,9 @@ RETRIED = Counter("logjet_processor_documents_retried", "Bulk items sent again, 
                   ["cause"])
 REJECTED = Counter("logjet_processor_documents_rejected",
                    "Documents Elasticsearch refused for their content (then dead-lettered).")
+ES_NODE_FAILURES = Counter("logjet_processor_es_node_failures", "Requests an Elasticsearch node did not answer "
+                           "(connection refused, reset, timed out connecting), by node URL: the client sent them to "
+                           "another node and set this one aside for a while.", ["node"])
 DEAD_LETTERED = Counter("logjet_processor_dead_lettered", "Entries or records sent to the dead-letter topic, by why.",
                         ["reason"])
 BULK_SECONDS = Histogram("logjet_processor_bulk_seconds", "Time to settle one batch in Elasticsearch, retries "

@@ -93,6 +93,10 @@ def _count_retries(n: int, cause: str) -> None:
     metrics.RETRIED.labels(cause).inc(n)
 
 
+def _count_node_failure(node: str) -> None:
+    metrics.ES_NODE_FAILURES.labels(node).inc()
+
+
 class Worker:
     def __init__(self, settings: LogjetSettings, consumer: Consumer | None = None) -> None:
         self.settings = settings
@@ -111,7 +115,7 @@ class Worker:
         self.dead_letters = KafkaShipper(settings.kafka, topic=settings.kafka.dead_letter_topic)
         self.shipper: ElasticsearchShipper | None = None
         if self.ps.sink == "elasticsearch":
-            client = make_client(self.es_settings)
+            client = make_client(self.es_settings, on_node_failure=_count_node_failure)
             install_template(client, self.es_settings)
             self.shipper = ElasticsearchShipper(client, self.es_settings, self.ps.retry_max_s,
                                                 self.ps.bulk_max_bytes, on_retry=_count_retries,

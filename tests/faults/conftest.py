@@ -158,7 +158,7 @@ def record(results: dict[str, Any], conservation, request: pytest.FixtureRequest
             "fault": fault, "lines": result["written"], "lost": result["missing"], "doubled": result["doubled"],
             "altered": result["foreign"], "delay_p50_s": result["delay_p50_s"], "delay_p99_s": result["delay_p99_s"],
             "delay_max_s": result["delay_max_s"], "verified_by": result["verified_by"],
-            "metric": {"name": metric, "before": before, "during": during, "moved": during != before},
+            "metric": {"name": metric, "before": before, "during": during, "moved": during > before},
             "duration_s": round(time.monotonic() - conservation.started, 1), **extra}
 
     return _record
