@@ -119,7 +119,8 @@ def test_fault_and_layout_runs_get_their_own_tables_and_stay_out_of_the_benchmar
             "delay_p99_s": 9.25, "delay_max_s": 10.0,
             "metric": {"name": "logjet_collector_records_in_flight", "before": 3.0, "during": 40.0}}
     files["faults-20991231T000000Z.json"] = {
-        "kind": "faults", "date": "2099-12-31T00:00:00+00:00", "cluster": {"kafka_brokers": 3, "elasticsearch_nodes": 3},
+        "kind": "faults", "date": "2099-12-31T00:00:00+00:00",
+        "cluster": {"kafka_brokers": 3, "elasticsearch_nodes": 3},
         "faults": {"test_one": case}, "failed": ["test_one"], "seconds": 120.0, "commit": "fedcba9876543210",
         "uncommitted_changes": True}
     total = {"lines": 10, "timestamp": 0.9, "level": 0.5, "message": 0.25, "fields": 1.0}
