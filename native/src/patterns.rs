@@ -149,10 +149,30 @@ pub fn pattern_id(template: &str) -> String {
     crate::ecs::hex(&digest)
 }
 
+/// Templates kept with their ids per thread, at most this many: a batch's messages come from few templates, and a
+/// BLAKE2b per entry cost more than a lookup.
+const ID_CACHE_MAX: usize = 4096;
+
+thread_local! {
+    static IDS: std::cell::RefCell<std::collections::HashMap<String, String>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// (id, template) of the message.
 pub fn pattern(message: &str) -> (String, String) {
     let found = template(message);
-    (pattern_id(&found), found)
+    let id = IDS.with_borrow_mut(|ids| {
+        if let Some(id) = ids.get(&found) {
+            return id.clone();
+        }
+        if ids.len() >= ID_CACHE_MAX {
+            ids.clear(); // a stream of ever-new templates: start over rather than grow
+        }
+        let id = pattern_id(&found);
+        ids.insert(found.clone(), id.clone());
+        id
+    });
+    (id, found)
 }
 
 #[cfg(test)]
