@@ -5,11 +5,29 @@
 //! only the places left free, never the scope roots, and the rest goes under `json` with its dotted key.
 
 use crate::parsers::{Parsed, Value};
-use crate::wire::{entry_id, Entry, Source};
+use crate::wire::{Entry, Source};
 use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
+use std::borrow::Cow;
 
 pub type Object = Vec<(String, Value)>;
+
+/// A document's value that borrows: what the record, its parse, the source's fields and the settings hold is
+/// pointed to, not copied, and keys are mostly static or parts of the record's own keys. Built per entry, written
+/// once, dropped.
+#[derive(Debug, PartialEq)]
+pub enum Node<'a> {
+    Null,
+    Int(i64),
+    Str(Cow<'a, str>),
+    /// A value of the source's fields, an attr or the parse, written as it is.
+    Val(&'a Value),
+    List(Vec<Node<'a>>),
+    Obj(Tree<'a>),
+}
+
+/// An object of the document: keys in insertion order, each once (a Python dict).
+pub type Tree<'a> = Vec<(Cow<'a, str>, Node<'a>)>;
 
 const RESERVED: [&str; 6] = ["@timestamp", "message", "data_stream", "logjet", "json", "_id"];
 const RESERVED_PATHS: [&str; 5] = ["event.id", "event.ingested", "event.created", "event.original", "event.hash"];
@@ -140,22 +158,111 @@ fn scalar(v: &Value) -> bool {
     !matches!(v, Value::List(_) | Value::Object(_))
 }
 
+/// What a key of a document's object holds, as the merges look at it.
+enum Found<'x, 'a> {
+    Absent,
+    Null,
+    Tree(&'x Tree<'a>),
+    Pairs(&'x [(String, Value)]),
+    Other,
+}
+
+fn classify_value(v: &Value) -> Found<'_, '_> {
+    match v {
+        Value::Null => Found::Null,
+        Value::Object(pairs) => Found::Pairs(pairs),
+        _ => Found::Other,
+    }
+}
+
+fn classify<'x, 'a>(n: &'x Node<'a>) -> Found<'x, 'a> {
+    match n {
+        Node::Null => Found::Null,
+        Node::Obj(t) => Found::Tree(t),
+        Node::Val(v) => classify_value(v),
+        _ => Found::Other,
+    }
+}
+
+fn find<'x, 'a>(obj: &'x Tree<'a>, key: &str) -> Found<'x, 'a> {
+    obj.iter().find(|(k, _)| k.as_ref() == key).map_or(Found::Absent, |(_, n)| classify(n))
+}
+
+/// `obj[key] = value` on a document's object: a key already there keeps its place.
+fn set_in<'a>(obj: &mut Tree<'a>, key: Cow<'a, str>, value: Node<'a>) {
+    match obj.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => obj.push((key, value)),
+    }
+}
+
+/// The object at `obj[key]` (made, or put in place of a null, when absent; a borrowed object of the source's
+/// fields turned into one that can take keys); None when something else is there.
+fn child_in<'x, 'a>(obj: &'x mut Tree<'a>, key: &'a str) -> Option<&'x mut Tree<'a>> {
+    let i = match obj.iter().position(|(k, _)| k.as_ref() == key) {
+        Some(i) => i,
+        None => {
+            obj.push((Cow::Borrowed(key), Node::Obj(Vec::new())));
+            obj.len() - 1
+        }
+    };
+    let slot = &mut obj[i].1;
+    match slot {
+        Node::Null | Node::Val(Value::Null) => *slot = Node::Obj(Vec::new()),
+        Node::Val(Value::Object(pairs)) => {
+            *slot = Node::Obj(pairs.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), Node::Val(v))).collect());
+        }
+        _ => {}
+    }
+    match slot {
+        Node::Obj(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// `blocked` on a document.
+fn blocked_in(doc: &Tree<'_>, parts: &[&str]) -> bool {
+    let mut node = Found::Tree(doc);
+    for part in &parts[..parts.len() - 1] {
+        let next = match node {
+            Found::Tree(t) => find(t, part),
+            Found::Pairs(p) => p.iter().find(|(k, _)| k == part).map_or(Found::Absent, |(_, v)| classify_value(v)),
+            _ => unreachable!("only objects are walked into"),
+        };
+        match next {
+            Found::Absent | Found::Null => return false,
+            Found::Tree(_) | Found::Pairs(_) => node = next,
+            Found::Other => return true,
+        }
+    }
+    false
+}
+
+/// `holder` on a document.
+fn holder_in<'x, 'a>(doc: &'x mut Tree<'a>, parts: &[&'a str]) -> &'x mut Tree<'a> {
+    let mut node = doc;
+    for part in &parts[..parts.len() - 1] {
+        node = child_in(node, part).expect("checked by blocked_in()");
+    }
+    node
+}
+
 /// `_merge_content`: content's fields into the free places of `doc`; the rest into `claims`.
-fn merge_content(doc: &mut Object, fields: &[(String, Value)], claims: &mut Object) {
+fn merge_content<'a>(doc: &mut Tree<'a>, fields: &'a [(String, Value)], claims: &mut Tree<'a>) {
     for (key, value) in fields {
         if scalar(value) {
             if let Some(parts) = content_path(key) {
-                if !blocked(doc, &parts) {
+                if !blocked_in(doc, &parts) {
                     let last = parts[parts.len() - 1];
-                    let node = holder(doc, &parts);
-                    if get(node, last).is_none() {
-                        node.push((last.to_owned(), value.clone()));
+                    let node = holder_in(doc, &parts);
+                    if matches!(find(node, last), Found::Absent) {
+                        node.push((Cow::Borrowed(last), Node::Val(value)));
                         continue;
                     }
                 }
             }
         }
-        set(claims, key, value.clone());
+        set_in(claims, Cow::Borrowed(key), Node::Val(value));
     }
 }
 
@@ -225,68 +332,74 @@ pub fn content_hash(message: &str) -> String {
     hex(&digest)
 }
 
-/// `to_document` and what `Transform` adds to it (`logjet.pattern`, `event.hash`): the id and the document.
-pub fn to_document(source: &Source, base: &Object, entry: &Entry, parsed: Parsed, settings: &Settings, hash: &str)
-    -> (String, Object) {
+/// `to_document` and what `Transform` adds to it (`logjet.pattern`, `event.hash`), for the entry whose id is
+/// `doc_id`: the document, borrowing from its inputs.
+pub fn to_document<'a>(source: &'a Source, base: &'a Object, entry: &'a Entry, parsed: &'a Parsed,
+                       settings: &'a Settings, hash: &'a str, doc_id: &'a str) -> Tree<'a> {
     let seq = entry.seq;
-    let doc_id = entry_id(&source.id, seq);
-    let mut level = parsed.level;
+    let s = |x: &'a str| Node::Str(Cow::Borrowed(x));
+    let k = Cow::Borrowed;
+    let mut level: Option<&'a str> = parsed.level.as_deref();
     if level.is_none() && !entry.attrs.is_empty() {
-        level = match get(&entry.attrs, "log.syslog.severity.name") {
-            Some(Value::Str(sev)) => SYSLOG_LEVEL.iter().find(|(k, _)| k == sev).map(|(_, l)| (*l).to_owned()),
+        level = match entry.attrs.iter().find(|(k, _)| k == "log.syslog.severity.name") {
+            Some((_, Value::Str(sev))) => SYSLOG_LEVEL.iter().find(|(k, _)| k == sev).map(|(_, l)| *l),
             _ => None,
         };
     }
-    let mut log = vec![("offset".to_owned(), Value::Int(seq))];
+    let mut log = Vec::with_capacity(4);
+    log.push((k("offset"), Node::Int(seq)));
     if let Some(level) = level.filter(|l| !l.is_empty()) {
-        log.push(("level".into(), Value::Str(level)));
+        log.push((k("level"), s(level)));
     }
     let created = format_ns(entry.time_ns);
-    let event = vec![("id".to_owned(), Value::Str(doc_id.clone())), ("ingested".into(), Value::Str(settings.ingested.clone())),
-                     ("created".into(), Value::Str(created.clone()))];
-    let stream = vec![("type".to_owned(), Value::Str("logs".into())), ("dataset".into(), Value::Str(settings.dataset.clone())),
-                      ("namespace".into(), Value::Str(settings.namespace.clone()))];
-    let logjet = vec![("source".to_owned(), Value::Object(vec![("id".into(), Value::Str(source.id.clone())),
-                                                                ("kind".into(), Value::Str(source.kind.clone()))])),
-                      ("seq".into(), Value::Int(seq))];
-    let timestamp = parsed.time_ns.map_or(created, format_ns);
-    let mut doc: Object = vec![("@timestamp".into(), Value::Str(timestamp)), ("message".into(), Value::Str(parsed.message)),
-                               ("event".into(), Value::Object(event)), ("log".into(), Value::Object(log)),
-                               ("data_stream".into(), Value::Object(stream)), ("logjet".into(), Value::Object(logjet))];
+    let timestamp = parsed.time_ns.map_or_else(|| created.clone(), format_ns);
+    let mut event = Vec::with_capacity(6);
+    event.extend([(k("id"), s(doc_id)), (k("ingested"), s(&settings.ingested)),
+                  (k("created"), Node::Str(Cow::Owned(created)))]);
+    let stream = vec![(k("type"), s("logs")), (k("dataset"), s(&settings.dataset)),
+                      (k("namespace"), s(&settings.namespace))];
+    let mut logjet = Vec::with_capacity(4);
+    logjet.extend([(k("source"), Node::Obj(vec![(k("id"), s(&source.id)), (k("kind"), s(&source.kind))])),
+                   (k("seq"), Node::Int(seq))]);
+    let mut doc: Tree<'a> = Vec::with_capacity(8 + base.len());
+    doc.extend([(k("@timestamp"), Node::Str(Cow::Owned(timestamp))), (k("message"), s(&parsed.message)),
+                (k("event"), Node::Obj(event)), (k("log"), Node::Obj(log)), (k("data_stream"), Node::Obj(stream)),
+                (k("logjet"), Node::Obj(logjet))]);
     for (key, value) in base {
-        match doc.iter_mut().find(|(k, _)| k == key) {
+        match doc.iter_mut().find(|(k, _)| k.as_ref() == key) {
             // log, event: this entry's own objects take the source's keys (dict.update)
-            Some((_, Value::Object(own))) => {
+            Some((_, Node::Obj(own))) => {
                 if let Value::Object(theirs) = value {
                     for (k, v) in theirs {
-                        set(own, k, v.clone());
+                        set_in(own, Cow::Borrowed(k), Node::Val(v));
                     }
                 }
             }
             Some(_) => {} // not reached: a source's top-level values are objects, the document's too
-            None => doc.push((key.clone(), value.clone())),
+            None => doc.push((Cow::Borrowed(key), Node::Val(value))),
         }
     }
-    let mut claims = Object::new();
+    let mut claims = Tree::new();
     if !entry.attrs.is_empty() {
         merge_content(&mut doc, &entry.attrs, &mut claims);
     }
     if !entry.flags.is_empty() {
-        let flags = Value::List(entry.flags.iter().map(|f| Value::Str(f.clone())).collect());
-        if let Some(lj) = child(&mut doc, "logjet") {
-            lj.push(("flags".into(), flags));
+        let flags = Node::List(entry.flags.iter().map(|f| s(f)).collect());
+        if let Some(lj) = child_in(&mut doc, "logjet") {
+            lj.push((k("flags"), flags));
         }
     }
     if !parsed.fields.0.is_empty() {
         merge_content(&mut doc, &parsed.fields.0, &mut claims);
     }
-    let mut extra = parsed.json;
+    let mut extra: Option<Tree<'a>> = parsed.json.as_ref()
+        .map(|j| j.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), Node::Val(v))).collect());
     if !claims.is_empty() {
         match &mut extra {
             None => extra = Some(claims),
             Some(extra) => {
                 for (k, v) in claims {
-                    if get(extra, &k).is_none() {
+                    if matches!(find(extra, &k), Found::Absent) {
                         extra.push((k, v));
                     }
                 }
@@ -294,25 +407,26 @@ pub fn to_document(source: &Source, base: &Object, entry: &Entry, parsed: Parsed
         }
     }
     if let Some(extra) = extra.filter(|e| !e.is_empty()) {
-        set(&mut doc, "json", Value::Object(extra));
+        set_in(&mut doc, k("json"), Node::Obj(extra));
     }
-    let message = match get(&doc, "message") {
-        Some(Value::Str(m)) if settings.patterns => Some(m.clone()),
+    let message: Option<&str> = match doc.iter().find(|(k, _)| k.as_ref() == "message") {
+        Some((_, Node::Str(m))) if settings.patterns => Some(m.as_ref()),
         _ => None,
     };
-    if let Some(lj) = child(&mut doc, "logjet") {
-        if let Some(message) = message {
-            let (id, template) = crate::patterns::pattern(&message);
-            set(lj, "pattern", Value::Object(vec![("id".into(), Value::Str(id)), ("template".into(), Value::Str(template))]));
+    let pattern = message.map(crate::patterns::pattern);
+    if let Some(lj) = child_in(&mut doc, "logjet") {
+        if let Some((id, template)) = pattern {
+            set_in(lj, k("pattern"), Node::Obj(vec![(k("id"), Node::Str(Cow::Owned(id))),
+                                                    (k("template"), Node::Str(Cow::Owned(template)))]));
         }
     }
-    if let Some(event) = child(&mut doc, "event") {
+    if let Some(event) = child_in(&mut doc, "event") {
         if settings.keep_original {
-            set(event, "original", Value::Str(entry.message.clone()));
+            set_in(event, k("original"), s(&entry.message));
         }
-        set(event, "hash", Value::Str(hash.to_owned()));
+        set_in(event, k("hash"), s(hash));
     }
-    (doc_id, doc)
+    doc
 }
 
 #[cfg(test)]

@@ -37,12 +37,10 @@ fn has_digit(token: &str) -> bool {
 
 /// `[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[a-z]{2,6}`, whole token.
 fn is_domain(token: &str) -> bool {
-    let labels: Vec<&str> = token.split('.').collect();
-    let Some((tld, rest)) = labels.split_last() else { return false };
-    !rest.is_empty()
-        && (2..=6).contains(&tld.len())
+    let Some((rest, tld)) = token.rsplit_once('.') else { return false };
+    (2..=6).contains(&tld.len())
         && tld.bytes().all(|b| b.is_ascii_lowercase())
-        && rest.iter().all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && rest.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 /// `[a-z][a-z0-9+.-]*://|~?/[^/]*/|[A-Za-z]:\\`, at the token's start.
@@ -100,29 +98,46 @@ pub fn template(message: &str) -> String {
         Some((at, _)) => &first_line[..at],
         None => first_line,
     };
-    let mut out: Vec<String> = Vec::new();
+    // Written straight into one string (no word allocated per token): a word is never empty, so a space goes
+    // before every word but the first, as `" ".join` puts them.
+    let mut out = String::with_capacity(head.len());
+    let mut last_variable = false;
     let mut previous = "";
     let mut number_before = false;
     for token in head.split(is_py_space).filter(|t| !t.is_empty()) {
-        let word = if let Some((key, value)) = key_value(token) {
-            format!("{key}={}", if is_variable(value) { VARIABLE } else { value })
+        let is_var;
+        if let Some((key, value)) = key_value(token) {
+            is_var = false; // `key=...` is never the variable word itself
+            push_word(&mut out, key);
+            out.push('=');
+            out.push_str(if is_variable(value) { VARIABLE } else { value });
         } else if is_variable(token)
             || (number_before && UNITS.contains(&token.trim_end_matches([',', ';', '.', ')'])))
             || (NAMED_BY.contains(&previous) && !PREPOSITIONS.contains(&token)
                 && !token.starts_with(['[', '(', '<']))
         {
-            VARIABLE.to_owned()
+            is_var = true;
+            if !last_variable {
+                push_word(&mut out, VARIABLE);
+            }
         } else {
-            token.to_owned()
-        };
-        let is_var = word == VARIABLE;
-        number_before = is_var && has_digit(token);
-        if !(is_var && out.last().is_some_and(|w| w == VARIABLE)) {
-            out.push(word);
+            is_var = token == VARIABLE;
+            if !(is_var && last_variable) {
+                push_word(&mut out, token);
+            }
         }
+        number_before = is_var && has_digit(token);
+        last_variable = is_var;
         previous = token;
     }
-    out.join(" ")
+    out
+}
+
+fn push_word(out: &mut String, word: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(word);
 }
 
 /// The template's id: BLAKE2b, 8 bytes, as 16 hex digits.
@@ -134,10 +149,30 @@ pub fn pattern_id(template: &str) -> String {
     crate::ecs::hex(&digest)
 }
 
+/// Templates kept with their ids per thread, at most this many: a batch's messages come from few templates, and a
+/// BLAKE2b per entry cost more than a lookup.
+const ID_CACHE_MAX: usize = 4096;
+
+thread_local! {
+    static IDS: std::cell::RefCell<std::collections::HashMap<String, String>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// (id, template) of the message.
 pub fn pattern(message: &str) -> (String, String) {
     let found = template(message);
-    (pattern_id(&found), found)
+    let id = IDS.with_borrow_mut(|ids| {
+        if let Some(id) = ids.get(&found) {
+            return id.clone();
+        }
+        if ids.len() >= ID_CACHE_MAX {
+            ids.clear(); // a stream of ever-new templates: start over rather than grow
+        }
+        let id = pattern_id(&found);
+        ids.insert(found.clone(), id.clone());
+        id
+    });
+    (id, found)
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@
 //! Python's), an entry the parser delegates or panics on, a document nested deeper than orjson writes, a panic
 //! anywhere in the record.
 
-use crate::ecs::{content_hash, source_fields, to_document, Object, Settings};
+use crate::ecs::{content_hash, source_fields, to_document, Node, Object, Settings, Tree};
 use crate::parsers::{parse_line, Value};
-use crate::wire::{decode_foreign, decode_logjet, Entry, Source};
+use crate::wire::{decode_foreign, decode_logjet, entry_id, Entry, Source};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// What the worker has of one consumed record.
@@ -76,9 +76,11 @@ pub fn transform_record(index: usize, r: &Record<'_>, settings: &Settings, panic
     for (i, entry) in entries.iter().enumerate() {
         let parsed = parse_line(&entry.message, entry.time_ns).map_err(|_| HandBack::Parse)?;
         let hash = content_hash(&entry.message);
-        let (id, doc) = to_document(&source, &base, entry, parsed, settings, &hash);
+        let id = entry_id(&source.id, entry.seq);
+        let doc = to_document(&source, &base, entry, &parsed, settings, &hash, &id);
         let start = out.bodies.len();
-        dumps_object(&mut out.bodies, &doc, 1).ok_or(HandBack::Depth)?;
+        dumps_tree(&mut out.bodies, &doc, 1).ok_or(HandBack::Depth)?;
+        drop(doc);
         out.docs.push(Doc { id, body: start..out.bodies.len(), record: index as u32, entry: i as u32, hash });
     }
     Ok(())
@@ -109,30 +111,58 @@ pub fn transform_batch(records: &[Record<'_>], settings: &Settings, panic_on: Op
 /// A str as orjson writes it: `"` and `\` escaped, control characters as `\b \t \n \f \r` or `\u00xx`, all else
 /// (DEL and non-ASCII included) as UTF-8.
 pub fn dumps_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !ESCAPED[b as usize] {
-            continue;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time: most text has nothing to escape, so runs are copied whole.
+        if let Some(word) = bytes.get(i..i + 8) {
+            if !needs_escape(u64::from_le_bytes(word.try_into().expect("8 bytes"))) {
+                i += 8;
+                continue;
+            }
         }
-        out.extend_from_slice(&bytes[start..i]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
+        let b = bytes[i];
+        if ESCAPED[b as usize] {
+            out.extend_from_slice(&bytes[start..i]);
+            escape(out, b);
+            start = i + 1;
         }
-        start = i + 1;
+        i += 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the eight bytes is one `dumps_str` escapes (below 0x20, `"` or `\`): the classic "has a byte less
+/// than n" and "has a zero byte" word tricks, exact as a yes/no.
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (control | quote | backslash) & HIGHS != 0
+}
+
+fn escape(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
+    }
 }
 
 /// The bytes `dumps_str` escapes: control characters, `"` and `\`.
@@ -239,6 +269,48 @@ pub fn dumps_object(out: &mut Vec<u8>, pairs: &Object, depth: usize) -> Option<(
     Some(())
 }
 
+fn dumps_node(out: &mut Vec<u8>, n: &Node<'_>, depth: usize) -> Option<()> {
+    match n {
+        Node::Null => out.extend_from_slice(b"null"),
+        Node::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Node::Str(s) => dumps_str(out, s),
+        Node::Val(v) => dumps_value(out, v, depth)?,
+        Node::List(items) => {
+            if depth >= MAX_DEPTH {
+                return None;
+            }
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                dumps_node(out, item, depth + 1)?;
+            }
+            out.push(b']');
+        }
+        Node::Obj(pairs) => dumps_tree(out, pairs, depth + 1)?,
+    }
+    Some(())
+}
+
+/// A document as `orjson.dumps` writes it (`dumps_object`'s twin for the borrowing document).
+pub fn dumps_tree(out: &mut Vec<u8>, pairs: &Tree<'_>, depth: usize) -> Option<()> {
+    if depth >= MAX_DEPTH {
+        return None;
+    }
+    out.push(b'{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        dumps_str(out, k);
+        out.push(b':');
+        dumps_node(out, v, depth)?;
+    }
+    out.push(b'}');
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +323,18 @@ mod tests {
             dumps_str(&mut out, &s);
             prop_assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), s);
             prop_assert!(!out[1..out.len() - 1].iter().any(|b| *b < 0x20));
+        }
+
+        #[test]
+        fn strings_escape_as_byte_by_byte(s in "[\\x00-\\x7f\"\\\\é]{0,40}") {
+            let mut fast = Vec::new();
+            dumps_str(&mut fast, &s);
+            let mut slow = vec![b'"'];
+            for b in s.bytes() {
+                if ESCAPED[b as usize] { escape(&mut slow, b) } else { slow.push(b) }
+            }
+            slow.push(b'"');
+            prop_assert_eq!(fast, slow);
         }
 
         #[test]
@@ -279,9 +363,10 @@ mod tests {
             let settings = Settings { dataset: "d".into(), namespace: "n".into(), ingested: "i".into(),
                                       keep_original: true, patterns: true };
             let base = source_fields(&src);
-            let (_, doc) = to_document(&src, &base, &entry, parse_line("m", 0).unwrap(), &settings, "h");
+            let parsed = parse_line("m", 0).unwrap();
+            let doc = to_document(&src, &base, &entry, &parsed, &settings, "h", "i");
             let mut out = Vec::new();
-            dumps_object(&mut out, &doc, 1).unwrap();
+            dumps_tree(&mut out, &doc, 1).unwrap();
             let back: serde_json::Value = serde_json::from_slice(&out).unwrap();
             prop_assert_eq!(back["logjet"]["source"]["id"].as_str(), Some("s"));
             prop_assert_eq!(back["event"]["hash"].as_str(), Some("h"));
