@@ -254,6 +254,24 @@ def _latest_section(files: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
+def _b1_section(files: dict[str, dict[str, Any]]) -> list[str]:
+    """The newest run of B1 with both implementations of the transform, when it is newer than the full run."""
+    found = [(n, r) for n, r in files.items() if "cores" in r.get("details", {}).get("b1", {}) and n != "latest.json"]
+    if not found:
+        return []
+    name, result = max(found, key=lambda nr: _date(nr[1]))
+    if _date(result) <= _date(files["latest.json"]):
+        return []
+    b1 = result["details"]["b1"]
+    b1_rows = [r for r in rows(result)[0] if r.name.startswith("B1")]
+    return ["", f"### Newest B1 run: `results/{name}`",
+            _wrap(f"{result['date']}; {_machine(result)}. {b1['entries']:,} entries, medians of {b1['runs']} runs "
+                  "after a warm-up, with their min and max; the two implementations of the transform (`native`: the "
+                  "whole batch in the compiled core; `python`: the reference) and the floor interleaved run by run. "
+                  "Only ratios within one run compare: the floor itself moves between runs with the machine's load."),
+            "", table(b1_rows, set())[0]]
+
+
 def _tail_section(files: dict[str, dict[str, Any]]) -> list[str]:
     found = [(n, r) for n, r in files.items() if "tail" in r.get("details", {}) and n != "latest.json"]
     if not found:
@@ -489,8 +507,9 @@ def render(files: dict[str, dict[str, Any]]) -> dict[str, str]:
     """The generated sections by marker name: ``report`` (benchmarks/README.md), ``benchmarks`` and ``first_doc``
     (README.md)."""
     bench = _benchmarks(files)
-    body = (_latest_section(bench) + _tail_section(bench) + _first_doc_section(bench) + _before_section(bench)
-            + _files_section(bench) + _fuzz_section(files) + _faults_section(files) + _layouts_section(files))
+    body = (_latest_section(bench) + _b1_section(bench) + _tail_section(bench) + _first_doc_section(bench)
+            + _before_section(bench) + _files_section(bench) + _fuzz_section(files) + _faults_section(files)
+            + _layouts_section(files))
     return {"report": "\n".join(body), "benchmarks": _readme_paragraph(bench), "first_doc": _first_doc_paragraph(bench)}
 
 

@@ -139,3 +139,16 @@ def test_fault_and_layout_runs_get_their_own_tables_and_stay_out_of_the_benchmar
     # Neither is a benchmark: the benchmark tables and the README's paragraphs do not change.
     assert render(files)["benchmarks"] == render(load())["benchmarks"]
     assert render(files)["first_doc"] == render(load())["first_doc"]
+
+
+def test_the_newest_b1_run_with_both_implementations_gets_its_own_table() -> None:
+    files = load()
+    spread = {"median": 100_000.0, "min": 90_000.0, "max": 110_000.0}
+    ratio = {"median": 0.5, "min": 0.4, "max": 0.6}
+    b1 = {"entries": 1_000, "runs": 5, "floor_entries_per_s": {"median": 200_000.0, "min": 1.0, "max": 2.0},
+          "cores": {"native": {"entries_per_s": spread, "mb_per_s": spread, "ratio_to_floor": ratio}}}
+    files["20991231T000000Z.json"] = {"date": "2099-12-31T00:00:00+00:00", "machine": {"cores": 2},
+                                      "details": {"b1": b1}}
+    report = render(files)["report"].splitlines()
+    assert "### Newest B1 run: `results/20991231T000000Z.json`" in report
+    assert "| B1 logjet / floor (same run) | native | 0.500 | 0.400 | 0.600 | >= 0.66 | **no: 1.3x short** |" in report
