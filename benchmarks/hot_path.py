@@ -32,11 +32,14 @@ from logjet.config import ElasticsearchSettings, ProcessorSettings
 from processor.transform import Transform, tune_gc
 from shippers.elasticsearch import encode_bulk
 
-__all__ = ["CORES", "CoreWorker", "HotPathRun", "StandInRecord", "floor_body", "make_batches", "run_floor",
+__all__ = ["CORES", "VARIANTS", "CoreWorker", "HotPathRun", "StandInRecord", "floor_body", "make_batches", "run_floor",
            "run_logjet"]
 
 # The processor's two parse steps: the compiled core (the default) and the Python reference.
 CORES = ("native", "python")
+# What B1 times, by the name its figures carry: (LOGJET_CORE, log patterns on). The compiled core without log
+# patterns shows what mining them costs.
+VARIANTS = {"native": ("native", True), "python": ("python", True), "native, no patterns": ("native", False)}
 
 
 class StandInRecord:
@@ -99,8 +102,8 @@ def make_batches(entries: int) -> tuple[list[list[StandInRecord]], int]:
     return batches, total
 
 
-def run_logjet(batches: list[list[StandInRecord]], size: int) -> HotPathRun:
-    transform = Transform(ProcessorSettings(), ElasticsearchSettings())
+def run_logjet(batches: list[list[StandInRecord]], size: int, patterns: bool = True) -> HotPathRun:
+    transform = Transform(ProcessorSettings(patterns=patterns), ElasticsearchSettings())
     tune_gc()
     n = 0
     t0 = time.process_time()
@@ -137,10 +140,11 @@ class CoreWorker:
     built; each ``run`` line from here is answered with ``<entries> <bytes> <cpu_s>``.
     """
 
-    def __init__(self, core: str, entries: int) -> None:
+    def __init__(self, core: str, entries: int, patterns: bool = True) -> None:
         env = {**os.environ, "LOGJET_CORE": core}
         self.core = core
-        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.hot_path", str(entries)], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.hot_path", str(entries),
+                                      "patterns" if patterns else "no-patterns"], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         word, got, n, size = self._read().split()
         if word != "ready" or got != core:
@@ -177,17 +181,17 @@ class CoreWorker:
         self.close()
 
 
-def _serve(entries: int) -> None:
-    """The worker's side of ``CoreWorker`` (``python -m benchmarks.hot_path ENTRIES``)."""
+def _serve(entries: int, patterns: bool) -> None:
+    """The worker's side of ``CoreWorker`` (``python -m benchmarks.hot_path ENTRIES patterns|no-patterns``)."""
     from processor.parsers import CORE
 
     batches, size = make_batches(entries)
     print("ready", CORE, sum(len(orjson.loads(r.value())["entries"]) for b in batches for r in b), size, flush=True)
     for line in sys.stdin:
         if line.strip() == "run":
-            run = run_logjet(batches, size)
+            run = run_logjet(batches, size, patterns)
             print(run.entries, run.bytes, repr(run.cpu_s), flush=True)
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    _serve(int(sys.argv[1]), sys.argv[2:3] != ["no-patterns"])

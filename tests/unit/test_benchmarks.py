@@ -7,10 +7,12 @@ import orjson
 
 from benchmarks.corpus import entries, file_lines, syslog_messages, wire_records
 from benchmarks.end_to_end import _steady
-from benchmarks.hot_path import CORES, CoreWorker, floor_body, make_batches, run_floor, run_logjet
+from benchmarks.hot_path import CORES, VARIANTS, CoreWorker, floor_body, make_batches, run_floor, run_logjet
 from benchmarks.processor import window
 from benchmarks.tail_latency import TailRun, delivery, markdown, summarize
+from logjet.config import ElasticsearchSettings, ProcessorSettings
 from logjet.wire import decode_record
+from processor.transform import Transform
 
 
 def test_corpus_is_deterministic_and_mixes_every_kind() -> None:
@@ -61,11 +63,23 @@ def test_floor_encodes_what_it_decodes() -> None:
 
 def test_b1_workers_run_the_core_they_are_started_with_on_the_same_batches() -> None:
     _, size = make_batches(300)
-    for core in CORES:
-        with CoreWorker(core, 300) as worker:
+    assert {core for core, _ in VARIANTS.values()} == set(CORES)
+    for core, patterns in VARIANTS.values():
+        with CoreWorker(core, 300, patterns) as worker:
             assert (worker.core, worker.entries, worker.bytes) == (core, 300, size)
             run = worker.run()
             assert (run.entries, run.bytes) == (300, size) and run.cpu_s > 0
+
+
+def test_b1_without_patterns_times_documents_without_them() -> None:
+    batches, size = make_batches(300)
+    docs = {}
+    for patterns in (True, False):
+        transform = Transform(ProcessorSettings(patterns=patterns), ElasticsearchSettings())
+        docs[patterns] = [orjson.loads(body) for batch in batches for _, body in transform(batch).docs]
+    assert all("pattern" in d["logjet"] for d in docs[True])
+    assert not any("pattern" in d["logjet"] for d in docs[False]) and len(docs[False]) == len(docs[True]) == 300
+    assert run_logjet(batches, size, patterns=False).entries == 300
 
 
 def test_tail_delivery_counts_missed_repeated_foreign_and_order() -> None:
