@@ -36,16 +36,22 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The UTC year of a day number since the epoch.
-fn year_of_day(days: i64) -> i64 {
+/// (year, month, day) of a day number since the epoch (Howard Hinnant's civil_from_days).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    yoe + era * 400 + i64::from(m <= 2)
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The UTC year of a day number since the epoch.
+fn year_of_day(days: i64) -> i64 {
+    civil_from_days(days).0
 }
 
 /// `time.gmtime(now_ns // 1e9).tm_year`, for the receive times the core handles (from the epoch on).
