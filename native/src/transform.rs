@@ -224,6 +224,23 @@ pub fn dumps_float(out: &mut Vec<u8>, f: f64) {
     }
 }
 
+/// A list as orjson writes it, each item by `item` (values and the borrowing document's nodes alike).
+fn dumps_list<T>(out: &mut Vec<u8>, items: &[T], depth: usize,
+                 item: fn(&mut Vec<u8>, &T, usize) -> Option<()>) -> Option<()> {
+    if depth >= MAX_DEPTH {
+        return None;
+    }
+    out.push(b'[');
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(out, x, depth + 1)?;
+    }
+    out.push(b']');
+    Some(())
+}
+
 fn dumps_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> Option<()> {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
@@ -233,19 +250,7 @@ fn dumps_value(out: &mut Vec<u8>, v: &Value, depth: usize) -> Option<()> {
         Value::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
         Value::Float(f) => dumps_float(out, *f),
         Value::Str(s) => dumps_str(out, s),
-        Value::List(items) => {
-            if depth >= MAX_DEPTH {
-                return None;
-            }
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                dumps_value(out, item, depth + 1)?;
-            }
-            out.push(b']');
-        }
+        Value::List(items) => dumps_list(out, items, depth, dumps_value)?,
         Value::Object(pairs) => dumps_object(out, pairs, depth + 1)?,
     }
     Some(())
@@ -275,19 +280,7 @@ fn dumps_node(out: &mut Vec<u8>, n: &Node<'_>, depth: usize) -> Option<()> {
         Node::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
         Node::Str(s) => dumps_str(out, s),
         Node::Val(v) => dumps_value(out, v, depth)?,
-        Node::List(items) => {
-            if depth >= MAX_DEPTH {
-                return None;
-            }
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                dumps_node(out, item, depth + 1)?;
-            }
-            out.push(b']');
-        }
+        Node::List(items) => dumps_list(out, items, depth, dumps_node)?,
         Node::Obj(pairs) => dumps_tree(out, pairs, depth + 1)?,
     }
     Some(())
