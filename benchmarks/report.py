@@ -85,7 +85,7 @@ def load(results: Path = RESULTS) -> dict[str, dict[str, Any]]:
 
 
 # Result files of runs that are not benchmarks: each kind gets a table of its own.
-_OTHER_RUNS = ("fuzz-", "faults-", "layouts-")
+_OTHER_RUNS = ("fuzz-", "faults-", "layouts-", "patterns-")
 
 
 def _benchmarks(files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -503,13 +503,29 @@ def _layouts_section(files: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
+def _patterns_section(files: dict[str, dict[str, Any]]) -> list[str]:
+    runs = [(n, r) for n, r in files.items() if n.startswith("patterns-")]
+    out = ["", "### Log pattern grouping accuracy"]
+    if not runs:
+        return [*out, "None committed yet: `python -m tests.pattern_score --write` writes one."]
+    name, r = runs[-1]
+    systems = r["systems"]
+    out += ["", f"`results/{name}` ({_commit(r)}, core {r['core']}): grouping accuracy (Zhu et al., ICSE-SEIP 2019) "
+                "of the processor's patterns against the `EventTemplate` column of the seven Loghub samples.", "",
+            "| system | lines | GA | patterns found | events in the ground truth |", "|---|---:|---:|---:|---:|"]
+    for system, s in systems.items():
+        out.append(f"| {system} | {s['lines']:,} | {s['ga']:.3f} | {s['patterns']} | {s['events']} |")
+    out.append(f"| **mean** | | **{r['mean_ga']:.3f}** | | |")
+    return out
+
+
 def render(files: dict[str, dict[str, Any]]) -> dict[str, str]:
     """The generated sections by marker name: ``report`` (benchmarks/README.md), ``benchmarks`` and ``first_doc``
     (README.md)."""
     bench = _benchmarks(files)
     body = (_latest_section(bench) + _b1_section(bench) + _tail_section(bench) + _first_doc_section(bench)
             + _before_section(bench) + _files_section(bench) + _fuzz_section(files) + _faults_section(files)
-            + _layouts_section(files))
+            + _layouts_section(files) + _patterns_section(files))
     return {"report": "\n".join(body), "benchmarks": _readme_paragraph(bench), "first_doc": _first_doc_paragraph(bench)}
 
 

@@ -141,6 +141,19 @@ def test_fault_and_layout_runs_get_their_own_tables_and_stay_out_of_the_benchmar
     assert render(files)["first_doc"] == render(load())["first_doc"]
 
 
+def test_the_newest_pattern_score_gets_its_table_and_stays_out_of_the_benchmark_tables() -> None:
+    files = load()
+    files["patterns-20991231T000000Z.json"] = {
+        "kind": "patterns", "date": "2099-12-31T00:00:00+00:00", "commit": "0123456789abcdef", "core": "native",
+        "mean_ga": 0.75, "systems": {"Apache": {"lines": 2000, "ga": 1.0, "patterns": 6, "events": 6},
+                                     "OpenSSH": {"lines": 2000, "ga": 0.5, "patterns": 30, "events": 27}}}
+    report = render(files)["report"].splitlines()
+    assert "| OpenSSH | 2,000 | 0.500 | 30 | 27 |" in report
+    assert "| **mean** | | **0.750** | | |" in report
+    assert any("`results/patterns-20991231T000000Z.json` (0123456789, core native)" in line for line in report)
+    assert render(files)["benchmarks"] == render(load())["benchmarks"]
+
+
 def test_the_newest_b1_run_with_both_implementations_gets_its_own_table() -> None:
     files = load()
     spread = {"median": 100_000.0, "min": 90_000.0, "max": 110_000.0}
