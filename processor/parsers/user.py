@@ -32,13 +32,33 @@ SourceCondition = tuple[str | None, str | None, str | None, str | None, list[tup
 
 
 def glob_regex(pattern: str) -> str:
-    """``fnmatch.fnmatchcase``'s regex for ``pattern``, anchored at both ends in a syntax the core's regex engine
-    (fancy-regex) reads the same: ``translate``'s end anchor (``\\Z``, which fancy-regex reads as "before trailing
-    newlines") as ``\\z``."""
+    """``fnmatch.fnmatchcase``'s regex for ``pattern``, anchored at both ends, in a syntax the core's regex engine
+    (fancy-regex, over the regex crate) reads the same: ``translate``'s end anchor (``\\Z``, which fancy-regex reads
+    as "before trailing newlines") as ``\\z``, and a ``[`` inside a set escaped (the regex crate reads it as a nested
+    class or a POSIX class, Python as the character)."""
     body = fnmatch.translate(pattern)
     if not body.endswith(("\\Z", "\\z")):
         raise ValueError(f"unexpected fnmatch translation of {pattern!r}: {body!r}")
-    return "^" + body[:-2] + "\\z"
+    out: list[str] = []
+    i, n, in_set = 0, len(body) - 2, False
+    while i < n:
+        c = body[i]
+        if c == "\\":
+            out.append(body[i:i + 2])
+            i += 2
+            continue
+        if not in_set and c == "[":
+            # A set as translate writes it: "[", maybe "^", maybe "]" as its first character, then up to "]".
+            j = i + 1 + (body[i + 1] == "^")
+            j += body[j] == "]"
+            out.append(body[i:j])
+            i, in_set = j, True
+            continue
+        if in_set and c == "]":
+            in_set = False
+        out.append("\\[" if in_set and c == "[" else c)
+        i += 1
+    return "^" + "".join(out) + "\\z"
 
 
 def _glob(pattern: str | None) -> str | None:

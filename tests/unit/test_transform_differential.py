@@ -347,3 +347,15 @@ def test_user_rule_globs_read_as_fnmatch_reads_them(globs: list[str], names: lis
                      [Entry(0, NOW, "line")]) for name in names]
     expected = [i for i, name in enumerate(names) if any(fnmatch.fnmatchcase(name, g) for g in globs)]
     assert handed_back(records, rules) == expected
+
+
+def test_user_rule_globs_with_brackets_inside_sets_read_as_fnmatch_reads_them() -> None:
+    # A "[" inside a set is a character to fnmatch, a nested or POSIX class to the regex crate.
+    globs = ["[a[]*", "[a[:alpha:]]x", "[a[b]]", "[!a[]", "[]]", "[!]]", "[[]", "[^a]", "a[]", "[]", "[!]", "[a-]",
+             "[--0]", "[z-a]", "[&&]", "[~~b]", "[a|b]"]
+    names = ["a", "[", "[x", "ax", ":x", "b]", "[]", "]", "!", "^", "-", "/", "&", "~", "|", "b", "a[]", "x"]
+    for g in globs:
+        rules = [ParserRule(name="g", when={"container_name": g}, regex="(?P<x>x)")]
+        records = [_wire(Source("container:g", "container", "h", "c", None, {"container.name": name}),
+                         [Entry(0, NOW, "line")]) for name in names]
+        assert handed_back(records, rules) == [i for i, name in enumerate(names) if fnmatch.fnmatchcase(name, g)], g
