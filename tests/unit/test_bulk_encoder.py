@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from array import array
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,3 +101,40 @@ def test_offsets_must_match() -> None:
     except ValueError:
         return
     raise AssertionError("an empty starts array was accepted")
+
+
+# A batch's request bodies, cut from its buffer again and again (as the shipper does, batch after batch): the page
+# faults that costs, with the worker's memory settings or the C library's defaults.
+_FAULTS = """
+import resource, sys
+from processor.transform import keep_freed_memory
+from shippers.elasticsearch.encoder import BulkDocs, bulk_chunks
+if sys.argv[1] == "keep" and not keep_freed_memory():
+    print("unsupported")
+    raise SystemExit
+docs = BulkDocs.of((f"id{i}", b"x" * 2000) for i in range(20_000))  # about 40 MB
+for _ in bulk_chunks(docs, 8 << 20, 20_000):
+    pass
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    for _ in bulk_chunks(docs, 8 << 20, 20_000):
+        pass
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def _faults(mode: str) -> int | None:
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", _FAULTS, mode], cwd=root, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(root)}, timeout=120).stdout.strip()
+    return None if out == "unsupported" else int(out)
+
+
+def test_request_bodies_reuse_the_workers_memory_instead_of_fresh_pages() -> None:
+    kept = _faults("keep")
+    if kept is None:
+        pytest.skip("the C library has no mallopt (not glibc)")
+    default = _faults("default")
+    pages = 5 * 40_000_000 // os.sysconf("SC_PAGE_SIZE")
+    assert default > pages // 4, f"{default} page faults by default: the measurement shows nothing"
+    assert kept < pages // 20, f"{kept} page faults for {pages} pages of request bodies"
