@@ -1,10 +1,12 @@
 """B1: the processor's hot path in one process, no network.
 
 The records are the corpus as collector records (wire format v1; file, container and syslog sources). The timed work
-is exactly what a worker does to a consumed batch before the bulk request: ``processor.transform.Transform`` (decode,
-parse, ECS mapping, JSON encoding of each document) and ``encode_bulk`` (the bulk body), in batches as large as the
-worker's (``batch_max_bytes``). The floor, timed in the same run on the same record bytes: ``orjson.loads`` of each
-record and ``orjson.dumps`` of each entry, joined into one body: the JSON work no pipeline can avoid.
+is exactly what a worker does to a consumed batch up to the bulk requests: ``processor.transform.Transform`` (decode,
+parse, ECS mapping, JSON encoding of each document, its bulk lines) and the bodies of the requests the shipper sends
+first (``shippers.elasticsearch.encoder.bulk_chunks``, cut by the worker's ``bulk_max_bytes``, ``bulk_max_docs`` and
+``bulk_concurrency``), in batches as large as the worker's (``batch_max_bytes``). The floor, timed in the same run on
+the same record bytes: ``orjson.loads`` of each record and ``orjson.dumps`` of each entry, joined into one body: the
+JSON work no pipeline can avoid.
 
 Time is the CPU time of the process that runs the transform (one thread: one core). The garbage collector is set as
 in a worker (``processor.transform.tune_gc``).
@@ -30,7 +32,7 @@ import orjson
 from benchmarks.corpus import wire_records
 from logjet.config import ElasticsearchSettings, ProcessorSettings
 from processor.transform import Transform, tune_gc
-from shippers.elasticsearch import encode_bulk
+from shippers.elasticsearch.encoder import BulkDocs, bulk_chunks
 
 __all__ = ["CORES", "VARIANTS", "CoreWorker", "HotPathRun", "StandInRecord", "floor_body", "make_batches", "run_floor",
            "run_logjet"]
@@ -103,7 +105,8 @@ def make_batches(entries: int) -> tuple[list[list[StandInRecord]], int]:
 
 
 def run_logjet(batches: list[list[StandInRecord]], size: int, patterns: bool = True) -> HotPathRun:
-    transform = Transform(ProcessorSettings(patterns=patterns), ElasticsearchSettings())
+    ps = ProcessorSettings(patterns=patterns)
+    transform = Transform(ps, ElasticsearchSettings())
     tune_gc()
     n = 0
     t0 = time.process_time()
@@ -111,7 +114,8 @@ def run_logjet(batches: list[list[StandInRecord]], size: int, patterns: bool = T
         out = transform(batch)
         if out.dead:
             raise RuntimeError(f"the corpus produced dead letters: {out.dead[0].reason}")
-        encode_bulk(out.docs)
+        for _ in bulk_chunks(BulkDocs.of(out.docs), ps.bulk_max_bytes, ps.bulk_max_docs, ps.bulk_concurrency):
+            pass
         n += len(out.docs)
     return HotPathRun(n, size, time.process_time() - t0)
 

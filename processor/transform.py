@@ -1,10 +1,12 @@
 """One consumed batch of Kafka records to encoded documents: decode, parse, map to ECS, encode.
 
-With the compiled core (``LOGJET_CORE=native``, the default) and no user parsers, the whole batch is one call into
-``logjet._core.transform_batch``, which does all of it in Rust with the GIL released. The records it hands back (any
-record that breaks the wire format, an entry it does not decide, a panic: see ``native/src/transform.rs``) go whole
-through ``Transform.reference``, the Python path, which stays the reference the core is held to
-(tests/unit/test_transform_differential.py), and which runs alone with ``LOGJET_CORE=python`` or user parsers.
+With the compiled core (``LOGJET_CORE=native``, the default), the whole batch is one call into
+``logjet._core.transform_batch``, which does all of it in Rust with the GIL released and hands over the documents as
+their bulk request lines in one buffer (``shippers.elasticsearch.encoder.BulkDocs``), not as an object per document.
+The records it hands back (any record that breaks the wire format, an entry it does not decide, a panic: see
+``native/src/transform.rs``; and every record a user-defined parser may apply to, by its source and syslog app name)
+go whole through ``Transform.reference``, the Python path, which stays the reference the core is held to
+(tests/unit/test_transform_differential.py), and which runs alone with ``LOGJET_CORE=python``.
 
 No I/O: the worker sends what comes out to Elasticsearch and the dead-letter topic, and the B1 benchmark times this
 exact code in one process.
@@ -32,12 +34,12 @@ from processor.ecs import source_fields, to_document
 from processor.parsers import CORE, Parsed, parse_line, parse_lines
 from processor.parsers.user import UserParseError, UserParsers
 from processor.patterns import patterns
-from shippers.elasticsearch import EncodedDoc
+from shippers.elasticsearch.encoder import BulkDocs, EncodedDoc
 
 if CORE == "native":
-    from logjet._core import transform_batch
+    from logjet._core import SourceRules, transform_batch
 else:
-    transform_batch = None
+    SourceRules = transform_batch = None
 
 __all__ = ["CoreHashes", "CoreOrigins", "DeadLetter", "Record", "Transform", "Transformed", "content_hash", "tune_gc"]
 
@@ -47,23 +49,29 @@ __all__ = ["CoreHashes", "CoreOrigins", "DeadLetter", "Record", "Transform", "Tr
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-# glibc's mallopt parameter and the value set: the heap's free top is kept up to 1 GiB (see keep_freed_memory).
+# glibc's mallopt parameters and the values set: the heap's free top is kept up to 1 GiB, and blocks up to 32 MiB (the
+# largest glibc allows on 64 bits) come from the heap instead of a mapping of their own (see keep_freed_memory).
 M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
 TRIM_THRESHOLD = 1 << 30
+MMAP_THRESHOLD = 32 << 20
 
 
 def keep_freed_memory() -> bool:
     """Keep the memory a batch frees for the next batch (glibc): by default the heap's free top is given back to the
     system as soon as 128 KiB of it is free, so a batch's bodies and documents, freed when it ends, are faulted in
     again page by page by the next one (measured: about a tenth of the transform's time spent by the kernel zeroing
-    pages). The worker's memory then stays at its largest batch's, which it reaches anyway. False where the C
-    library has no ``mallopt`` (musl) or refuses the setting."""
+    pages). The worker's memory then stays at its largest batch's, which it reaches anyway. Setting it also fixes
+    glibc's threshold for mapping a block of its own at 128 KiB, so the bodies of bulk requests (up to
+    ``bulk_max_bytes``, cut from the batch's buffer each batch) would each be a fresh mapping, faulted in page by page
+    and given back when freed (measured on B1: 0.18 s of 2.9 s); that threshold is raised to 32 MiB. False where the
+    C library has no ``mallopt`` (musl) or refuses the setting."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
 def tune_gc() -> None:
@@ -112,7 +120,8 @@ Origin = tuple[Any, str, str, int]
 
 @dataclass(slots=True)
 class Transformed:
-    docs: list[EncodedDoc] = field(default_factory=list)
+    # (id, JSON) per document: a list from the Python path; from the core, `BulkDocs`, their bulk lines in one buffer.
+    docs: list[EncodedDoc] | BulkDocs = field(default_factory=list)
     # Per document: (its record, the entry's message, source id, seq): what a rejected document's dead letter needs.
     # A list from the Python path; from the core, `CoreOrigins`, which makes an origin only when it is asked for.
     origins: list[Origin] | CoreOrigins = field(default_factory=list)
@@ -202,9 +211,11 @@ class Transform:
         self.topic_ids: Mapping[tuple[str, int], str] = {}
         # event.ingested's clock (nanoseconds): one reading per batch.
         self.clock = time.time_ns
+        # The user rules' source conditions, for the core to hand back the records they may apply to.
+        self._rules = SourceRules(self.user_parsers.source_conditions()) if SourceRules and self.user_parsers else None
 
     def __call__(self, msgs: Sequence[Record]) -> Transformed:
-        if transform_batch is None or self.user_parsers:
+        if transform_batch is None:
             return self.reference(msgs)
         return self._core(msgs if type(msgs) is list else list(msgs))
 
@@ -228,43 +239,49 @@ class Transform:
             offsets.append(msg.offset() or 0)
             stamps.append(msg.timestamp()[1])
             tids.append(topic_ids.get((topic, partition), "") if topic_ids else "")
-        docs, where_raw, hashes_raw, handed_back = transform_batch(
+        buf, starts_raw, bodies_raw, where_raw, hashes_raw, handed_back = transform_batch(
             values, wire, topics, partitions, offsets, stamps, tids, self.dataset, self.namespace,
-            format_ns(self.clock()), self.keep_original, self.patterns)
-        where = array("I")
+            format_ns(self.clock()), self.keep_original, self.patterns, rules=self._rules)
+        starts, bodies, where = array("Q"), array("Q"), array("I")
+        starts.frombytes(starts_raw)
+        bodies.frombytes(bodies_raw)
         where.frombytes(where_raw)
+        docs = BulkDocs(buf, starts, bodies)
         if not handed_back:
             return Transformed(docs, CoreOrigins(msgs, where, {}, self._decode), CoreHashes(hashes_raw), [])
         # Each handed-back record's documents go where the reference would have put them: after the core's
-        # documents of the records before it.
-        out_docs: list[EncodedDoc] = []
+        # documents of the records before it. The batch's buffer is joined once from the pieces.
+        pieces: list[BulkDocs] = []
         out_where = array("I")
         out_hashes = bytearray()
         kept: dict[int, Origin] = {}
         dead: list[DeadLetter] = []
         recs = memoryview(where_raw).cast("I")[0::2]
-        done = 0
+        done = n = 0
         for r in handed_back:
             cut = bisect_left(recs, r, lo=done)
-            out_docs.extend(docs[done:cut])
+            pieces.append(docs[done:cut])
             out_where.extend(where[2 * done:2 * cut])
             out_hashes += hashes_raw[16 * done:16 * cut]
+            n += cut - done
             done = cut
             sub = self.reference([msgs[r]])
-            for doc, origin, digest in zip(sub.docs, sub.origins, sub.hashes, strict=True):
-                kept[len(out_docs)] = origin
-                out_docs.append(doc)
+            pieces.append(BulkDocs.of(sub.docs))
+            for origin, digest in zip(sub.origins, sub.hashes, strict=True):
+                kept[n] = origin
+                n += 1
                 out_where.extend((r, _NO_ENTRY))
                 out_hashes += digest.encode("ascii")
             dead.extend(sub.dead)
-        out_docs.extend(docs[done:])
+        pieces.append(docs[done:])
         out_where.extend(where[2 * done:])
         out_hashes += hashes_raw[16 * done:]
-        return Transformed(out_docs, CoreOrigins(msgs, out_where, kept, self._decode), CoreHashes(bytes(out_hashes)),
-                           dead)
+        return Transformed(BulkDocs.joined(pieces), CoreOrigins(msgs, out_where, kept, self._decode),
+                           CoreHashes(bytes(out_hashes)), dead)
 
     def reference(self, msgs: Sequence[Record]) -> Transformed:
-        """The Python path: record by record, entry by entry (the core's parser per record, when it is built)."""
+        """The Python path: record by record, entry by entry (the core's parser per record, when it is built); its
+        documents are a list of ``(id, JSON)``."""
         out = Transformed()
         docs, dead = out.docs, out.dead
         origins: list[Origin] = []

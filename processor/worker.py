@@ -30,6 +30,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -42,14 +43,8 @@ from logjet.errors import ElasticsearchUnavailable, FatalError, KafkaUnavailable
 from logjet.timeparse import format_ns
 from processor import metrics
 from processor.transform import Transform, Transformed
-from shippers.elasticsearch import (
-    BulkResult,
-    ElasticsearchShipper,
-    EncodedDoc,
-    encode_bulk,
-    install_template,
-    make_client,
-)
+from shippers.elasticsearch import BulkResult, ElasticsearchShipper, EncodedDoc, install_template, make_client
+from shippers.elasticsearch.encoder import BulkDocs, bulk_chunks
 from shippers.elasticsearch.retry import backoff
 from shippers.kafka import KafkaShipper, make_consumer
 from shippers.kafka.client import make_admin
@@ -173,14 +168,17 @@ class Worker:
         metrics.RECORDS_IN.inc(len(msgs))
         metrics.ENTRIES_IN.inc(len(docs))
         if self.shipper is None:
-            encode_bulk(docs)  # the discard sink still pays for the encoding, as production does
+            # The discard sink still pays for the bodies of the requests the shipper would send, as production does.
+            for _ in bulk_chunks(BulkDocs.of(docs), self.ps.bulk_max_bytes, self.ps.bulk_max_docs,
+                                 self.ps.bulk_concurrency):
+                pass
             return _InFlight(msgs, out, None)
         if not docs:
             return _InFlight(msgs, out, None)
         assert self._bulk is not None
         return _InFlight(msgs, out, self._bulk.submit(self._send, docs, out.hashes))
 
-    def _send(self, docs: list[EncodedDoc], hashes: list[str]) -> tuple[BulkResult, list[int]]:
+    def _send(self, docs: BulkDocs | Sequence[EncodedDoc], hashes: Sequence[str]) -> tuple[BulkResult, list[int]]:
         assert self.shipper is not None
         started = time.monotonic()
         result = self.shipper.send(self.es_settings.data_stream, docs, stop=self._stop,
@@ -189,7 +187,8 @@ class Worker:
         metrics.BULK_SECONDS.observe(time.monotonic() - started)
         return result, collisions
 
-    def _collisions(self, result: BulkResult, docs: list[EncodedDoc], hashes: list[str]) -> list[int]:
+    def _collisions(self, result: BulkResult, docs: BulkDocs | Sequence[EncodedDoc], hashes: Sequence[str]
+                    ) -> list[int]:
         """Positions of the documents refused as already indexed whose stored namesake holds another text."""
         assert self.shipper is not None
         refused = result.conflicts

@@ -4,6 +4,7 @@
 
 use _core::ecs::Settings;
 use _core::transform::{transform_batch, Record};
+use _core::user::Rules;
 use std::time::Instant;
 
 fn main() {
@@ -25,10 +26,10 @@ fn main() {
     let mut bodies = Vec::new();
     for _ in 0..5 {
         let t0 = Instant::now();
-        let out = transform_batch(&records, &settings, None, std::mem::take(&mut bodies));
+        let out = transform_batch(&records, &settings, &Rules::default(), None, std::mem::take(&mut bodies));
         let s = t0.elapsed().as_secs_f64();
         println!("{} documents, {} handed back: {:.0} entries/s", out.docs.len(), out.handed_back.len(),
                  out.docs.len() as f64 / s);
-        bodies = out.bodies;
+        bodies = out.bulk.buf;
     }
 }

@@ -12,6 +12,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod bulk;
 pub mod ecs;
 pub mod parsers;
 pub mod patterns;
@@ -20,6 +21,7 @@ pub mod syslog;
 pub mod timeparse;
 pub mod transform;
 mod unicode;
+pub mod user;
 pub mod wire;
 
 pub mod python;

@@ -162,22 +162,59 @@ fn bytes_or_none<'a>(o: &'a Bound<'_, PyAny>) -> Result<Option<&'a [u8]>, ()> {
     o.cast::<PyBytes>().map(|b| Some(b.as_bytes())).map_err(|_| ())
 }
 
+/// SourceRules(rules, /): the source conditions of the user-defined parsers, compiled once. Per rule:
+/// `(source_kind, container_name, kubernetes_namespace, path, [(tag, label glob)], appname)`, each glob as the
+/// anchored regex Python's `fnmatch.translate` makes of it (`processor/parsers/user.py`), or None.
+#[pyclass(frozen, module = "logjet._core")]
+struct SourceRules {
+    rules: crate::user::Rules,
+}
+
+type RuleSpec = (Option<String>, Option<String>, Option<String>, Option<String>, Vec<(String, String)>, Option<String>);
+
+#[pymethods]
+impl SourceRules {
+    #[new]
+    fn new(rules: Vec<RuleSpec>) -> PyResult<Self> {
+        let compile = |re: &str| fancy_regex::Regex::new(re)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("glob regex {re:?}: {e}")));
+        let opt = |re: Option<String>| re.as_deref().map(compile).transpose();
+        let mut out = Vec::with_capacity(rules.len());
+        for (source_kind, container_name, namespace, path, labels, appname) in rules {
+            out.push(crate::user::Rule {
+                source_kind,
+                container_name: opt(container_name)?,
+                kubernetes_namespace: opt(namespace)?,
+                path: opt(path)?,
+                labels: labels.into_iter().map(|(k, g)| Ok((k, compile(&g)?))).collect::<PyResult<_>>()?,
+                appname: opt(appname)?,
+            });
+        }
+        Ok(SourceRules { rules: crate::user::Rules(out) })
+    }
+}
+
 /// transform_batch(values, wire, topics, partitions, offsets, timestamps_ms, topic_ids, dataset, namespace,
-/// ingested, keep_original, patterns, /, *, panic_on=None) -> (docs, origins, hashes, handed_back)
+/// ingested, keep_original, patterns, /, *, rules=None, panic_on=None)
+/// -> (bulk, starts, bodies, origins, hashes, handed_back)
 ///
 /// Per consumed record (the lists are parallel): its value, its `logjet-wire` header's value (None: a third party's
-/// record), topic, partition, offset, timestamp and topic id. Out: `docs`, the `(id, body)` of every document the
-/// core made, in record order; `origins`, per document its record's index and its entry's index as two native u32;
-/// `hashes`, per document its `event.hash` (16 ASCII bytes); `handed_back`, the indexes of the records the Python
-/// reference must transform whole (see `transform.rs`). `panic_on` is a test hook: the record at that index panics.
+/// record), topic, partition, offset, timestamp and topic id. Out, for the documents the core made, in record
+/// order: `bulk`, their bulk request lines (`bulk.rs`) in one bytes object; `starts`, per document where its lines
+/// start, then the end (native u64); `bodies`, per document where its JSON starts (native u64); `origins`, per
+/// document its record's index and its entry's index as two native u32; `hashes`, per document its `event.hash`
+/// (16 ASCII bytes); `handed_back`, the indexes of the records the Python reference must transform whole (see
+/// `transform.rs`), among them those a user rule of `rules` (SourceRules) may apply to. `panic_on` is a test hook:
+/// the record at that index panics.
 #[pyfunction]
 #[pyo3(signature = (values, wire, topics, partitions, offsets, timestamps_ms, topic_ids, dataset, namespace, ingested,
-                    keep_original, patterns, /, *, panic_on=None))]
+                    keep_original, patterns, /, *, rules=None, panic_on=None))]
 #[allow(clippy::too_many_arguments)]
 fn transform_batch<'py>(py: Python<'py>, values: &Bound<'py, PyList>, wire: &Bound<'py, PyList>, topics: Vec<String>,
                         partitions: Vec<i64>, offsets: Vec<i64>, timestamps_ms: Vec<i64>, topic_ids: Vec<String>,
                         dataset: String, namespace: String, ingested: String, keep_original: bool, patterns: bool,
-                        panic_on: Option<usize>) -> PyResult<Bound<'py, PyTuple>> {
+                        rules: Option<PyRef<'py, SourceRules>>, panic_on: Option<usize>)
+                        -> PyResult<Bound<'py, PyTuple>> {
     let n = values.len();
     if [wire.len(), topics.len(), partitions.len(), offsets.len(), timestamps_ms.len(), topic_ids.len()].iter().any(|l| *l != n) {
         return Err(pyo3::exceptions::PyValueError::new_err("the per-record lists differ in length"));
@@ -202,29 +239,34 @@ fn transform_batch<'py>(py: Python<'py>, values: &Bound<'py, PyList>, wire: &Bou
         });
     }
     let settings = crate::ecs::Settings { dataset, namespace, ingested, keep_original, patterns };
+    let no_rules = crate::user::Rules::default();
+    let rules = rules.as_ref().map_or(&no_rules, |r| &r.rules);
     let entries: usize = n.max(DETACH_MIN); // a logjet record holds many entries: the work is worth the release
-    let recycled = BODIES.with_borrow_mut(std::mem::take);
-    let mut batch = without_gil(py, entries, || crate::transform::transform_batch(&records, &settings, panic_on, recycled));
-    let docs = PyList::empty(py);
+    let recycled = BULK.with_borrow_mut(std::mem::take);
+    let mut batch = without_gil(py, entries, || {
+        crate::transform::transform_batch(&records, &settings, rules, panic_on, recycled)
+    });
     let mut origins = Vec::with_capacity(batch.docs.len() * 8);
     let mut hashes = Vec::with_capacity(batch.docs.len() * 16);
     for d in &batch.docs {
-        let pair: [Bound<'py, PyAny>; 2] = [PyString::new(py, &d.id).into_any(), PyBytes::new(py, &batch.bodies[d.body.clone()]).into_any()];
-        docs.append(PyTuple::new(py, pair)?)?;
         origins.extend_from_slice(&d.record.to_ne_bytes());
         origins.extend_from_slice(&d.entry.to_ne_bytes());
         hashes.extend_from_slice(d.hash.as_bytes());
     }
-    let items: [Bound<'py, PyAny>; 4] = [docs.into_any(), PyBytes::new(py, &origins).into_any(),
+    let bulk = &batch.bulk;
+    let items: [Bound<'py, PyAny>; 6] = [PyBytes::new(py, &bulk.buf).into_any(),
+                                         PyBytes::new(py, &bulk.start_bytes()).into_any(),
+                                         PyBytes::new(py, &bulk.body_bytes()).into_any(),
+                                         PyBytes::new(py, &origins).into_any(),
                                          PyBytes::new(py, &hashes).into_any(),
                                          PyList::new(py, &batch.handed_back)?.into_any()];
-    BODIES.with_borrow_mut(|kept| *kept = std::mem::take(&mut batch.bodies));
+    BULK.with_borrow_mut(|kept| *kept = std::mem::take(&mut batch.bulk.buf));
     PyTuple::new(py, items)
 }
 
 thread_local! {
-    // The last batch's body buffer, kept for the next batch of the same worker thread.
-    static BODIES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    // The last batch's bulk buffer, kept for the next batch of the same worker thread.
+    static BULK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[pymodule]
@@ -232,5 +274,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
     m.add_function(wrap_pyfunction!(transform_batch, m)?)?;
     m.add_function(wrap_pyfunction!(pattern_batch, m)?)?;
+    m.add_class::<SourceRules>()?;
     Ok(())
 }

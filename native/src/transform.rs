@@ -7,8 +7,10 @@
 //! Python's), an entry the parser delegates or panics on, a document nested deeper than orjson writes, a panic
 //! anywhere in the record.
 
+use crate::bulk::Bulk;
 use crate::ecs::{content_hash, source_fields, to_document, Node, Object, Settings, Tree};
 use crate::parsers::{parse_line, Value};
+use crate::user::Rules;
 use crate::wire::{decode_foreign, decode_logjet, entry_id, Entry, Source};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -24,11 +26,8 @@ pub struct Record<'a> {
     pub topic_id: &'a str,
 }
 
-/// One document: its id, its body (a range of `Batch::bodies`), where it came from (record index, entry index) and
-/// its `event.hash`.
+/// One document of `Batch::bulk`: where it came from (record index, entry index) and its `event.hash`.
 pub struct Doc {
-    pub id: String,
-    pub body: std::ops::Range<usize>,
     pub record: u32,
     pub entry: u32,
     pub hash: String,
@@ -37,8 +36,8 @@ pub struct Doc {
 #[derive(Default)]
 pub struct Batch {
     pub docs: Vec<Doc>,
-    /// Every body, one after the other: one buffer for the batch instead of one allocation per document.
-    pub bodies: Vec<u8>,
+    /// Every document as its bulk request lines, one after the other: the batch's bulk body in one buffer.
+    pub bulk: Bulk,
     pub handed_back: Vec<usize>,
 }
 
@@ -53,6 +52,8 @@ pub enum HandBack {
     Parse,
     Depth,
     Panic,
+    /// A user-defined parser may apply to it (`user.rs`): only the Python path runs those.
+    User,
 }
 
 fn decode(r: &Record<'_>) -> Option<(Source, Vec<Entry>)> {
@@ -65,11 +66,14 @@ fn decode(r: &Record<'_>) -> Option<(Source, Vec<Entry>)> {
 
 /// The documents of one record, added to `out`; or why the record goes back to Python (`out` then holds part of
 /// the record's documents: the caller drops them).
-pub fn transform_record(index: usize, r: &Record<'_>, settings: &Settings, panic_on: Option<usize>, out: &mut Batch)
-    -> Result<(), HandBack> {
+pub fn transform_record(index: usize, r: &Record<'_>, settings: &Settings, rules: &Rules, panic_on: Option<usize>,
+                        out: &mut Batch) -> Result<(), HandBack> {
     let (source, entries) = decode(r).ok_or(HandBack::Wire)?;
     if panic_on == Some(index) {
         panic!("test hook: panic on record {index}");
+    }
+    if rules.claim(&source, &entries) {
+        return Err(HandBack::User);
     }
     let base = source_fields(&source);
     out.docs.reserve(entries.len());
@@ -78,29 +82,30 @@ pub fn transform_record(index: usize, r: &Record<'_>, settings: &Settings, panic
         let hash = content_hash(&entry.message);
         let id = entry_id(&source.id, entry.seq);
         let doc = to_document(&source, &base, entry, &parsed, settings, &hash, &id);
-        let start = out.bodies.len();
-        dumps_tree(&mut out.bodies, &doc, 1).ok_or(HandBack::Depth)?;
+        out.bulk.begin(&id);
+        dumps_tree(&mut out.bulk.buf, &doc, 1).ok_or(HandBack::Depth)?;
+        out.bulk.end();
         drop(doc);
-        out.docs.push(Doc { id, body: start..out.bodies.len(), record: index as u32, entry: i as u32, hash });
+        out.docs.push(Doc { record: index as u32, entry: i as u32, hash });
     }
     Ok(())
 }
 
-/// Every record of the batch, in order; a panic for one record hands that record back. `bodies` is a buffer to
-/// reuse (the last batch's, emptied): a fresh one would be faulted in page by page, batch after batch.
-pub fn transform_batch(records: &[Record<'_>], settings: &Settings, panic_on: Option<usize>, mut bodies: Vec<u8>)
-    -> Batch {
-    bodies.clear();
-    // A body is about twice the entry's text and its ECS fields: room for most batches without a copy.
-    bodies.reserve(records.iter().map(|r| r.value.map_or(0, <[u8]>::len)).sum::<usize>() * 3);
-    let mut out = Batch { bodies, ..Batch::default() };
+/// Every record of the batch, in order; a panic for one record hands that record back. `buf` is a buffer to reuse
+/// (the last batch's): a fresh one would be faulted in page by page, batch after batch.
+pub fn transform_batch(records: &[Record<'_>], settings: &Settings, rules: &Rules, panic_on: Option<usize>,
+                       buf: Vec<u8>) -> Batch {
+    let mut out = Batch { bulk: Bulk::reusing(buf), ..Batch::default() };
+    // A document's bulk lines are about twice the entry's text and its ECS fields: room for most batches without
+    // a copy.
+    out.bulk.buf.reserve(records.iter().map(|r| r.value.map_or(0, <[u8]>::len)).sum::<usize>() * 3);
     for (i, r) in records.iter().enumerate() {
-        let (docs, bodies) = (out.docs.len(), out.bodies.len());
-        match catch_unwind(AssertUnwindSafe(|| transform_record(i, r, settings, panic_on, &mut out))) {
+        let (docs, mark) = (out.docs.len(), out.bulk.mark());
+        match catch_unwind(AssertUnwindSafe(|| transform_record(i, r, settings, rules, panic_on, &mut out))) {
             Ok(Ok(())) => {}
             Ok(Err(_)) | Err(_) => {
                 out.docs.truncate(docs);
-                out.bodies.truncate(bodies);
+                out.bulk.truncate(mark);
                 out.handed_back.push(i);
             }
         }
@@ -395,8 +400,11 @@ mod tests {
                                   keep_original: false, patterns: true };
         let r = |v: &'static [u8]| Record { value: Some(v), wire: None, topic: "t", partition: 0, offset: 1,
                                             timestamp_ms: 1, topic_id: "" };
-        let out = transform_batch(&[r(b"a"), r(b"b"), r(b"c")], &settings, Some(1), Vec::new());
+        let out = transform_batch(&[r(b"a"), r(b"b"), r(b"c")], &settings, &Rules::default(), Some(1), Vec::new());
         assert_eq!(out.handed_back, vec![1]);
         assert_eq!(out.docs.iter().map(|d| d.record).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(out.bulk.len(), 2);
+        let bodies: Vec<serde_json::Value> = (0..2).map(|i| serde_json::from_slice(out.bulk.body(i)).unwrap()).collect();
+        assert_eq!((bodies[0]["message"].as_str(), bodies[1]["message"].as_str()), (Some("a"), Some("c")));
     }
 }

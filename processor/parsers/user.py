@@ -3,6 +3,10 @@ entry's container, pod, file path, syslog app name or source kind. A parser that
 built-in ones. Functions are imported at start-up, so a wrong path stops the processor before it consumes anything.
 What a rule returns is content: it never sets a scope field (``processor.ecs``), and a regex whose group names one is
 refused at start-up.
+
+``UserParsers.source_conditions`` gives the rules' conditions as data for the compiled core, which leaves to this
+module exactly the records a rule may apply to (by source, and by syslog app name for a rule that has one), and
+decides every other record itself.
 """
 
 from __future__ import annotations
@@ -19,9 +23,46 @@ from logjet.wire import Entry, Source
 from processor.ecs import SCOPE_ROOTS
 from processor.parsers.text import normal_level, parse_time
 
-__all__ = ["UserParseError", "UserParsers"]
+__all__ = ["UserParseError", "UserParsers", "glob_regex"]
 
 Result = dict[str, Any]
+# Per rule, for the compiled core: (source kind, container name, kubernetes namespace, path, [(tag, label)], appname),
+# each a glob as ``glob_regex`` gives it, or None.
+SourceCondition = tuple[str | None, str | None, str | None, str | None, list[tuple[str, str]], str | None]
+
+
+def glob_regex(pattern: str) -> str:
+    """``fnmatch.fnmatchcase``'s regex for ``pattern``, anchored at both ends, in a syntax the core's regex engine
+    (fancy-regex, over the regex crate) reads the same: ``translate``'s end anchor (``\\Z``, which fancy-regex reads
+    as "before trailing newlines") as ``\\z``, and a ``[`` inside a set escaped (the regex crate reads it as a nested
+    class or a POSIX class, Python as the character)."""
+    body = fnmatch.translate(pattern)
+    if not body.endswith(("\\Z", "\\z")):
+        raise ValueError(f"unexpected fnmatch translation of {pattern!r}: {body!r}")
+    out: list[str] = []
+    i, n, in_set = 0, len(body) - 2, False
+    while i < n:
+        c = body[i]
+        if c == "\\":
+            out.append(body[i:i + 2])
+            i += 2
+            continue
+        if not in_set and c == "[":
+            # A set as translate writes it: "[", maybe "^", maybe "]" as its first character, then up to "]".
+            j = i + 1 + (body[i + 1] == "^")
+            j += body[j] == "]"
+            out.append(body[i:j])
+            i, in_set = j, True
+            continue
+        if in_set and c == "]":
+            in_set = False
+        out.append("\\[" if in_set and c == "[" else c)
+        i += 1
+    return "^" + "".join(out) + "\\z"
+
+
+def _glob(pattern: str | None) -> str | None:
+    return None if pattern is None else glob_regex(pattern)
 
 
 class UserParseError(Exception):
@@ -64,6 +105,13 @@ class _Rule:
                 return False
         return True
 
+    def source_condition(self) -> SourceCondition:
+        w = self.when
+        labels = [(f"container.labels.{label.replace('.', '_')}", glob_regex(pattern))
+                  for label, pattern in w.container_labels.items()]
+        return (w.source_kind, _glob(w.container_name), _glob(w.kubernetes_namespace), _glob(w.path), labels,
+                _glob(w.appname))
+
     def apply(self, entry: Entry) -> Result | None:
         if self.when.appname is not None:
             app = entry.attrs.get("log.syslog.appname") if entry.attrs else None
@@ -89,6 +137,10 @@ class UserParsers:
 
     def __bool__(self) -> bool:
         return bool(self.rules)
+
+    def source_conditions(self) -> list[SourceCondition]:
+        """Each rule's conditions as data (``logjet._core.SourceRules``), in the rules' order."""
+        return [r.source_condition() for r in self.rules]
 
     def parse(self, source: Source, entry: Entry) -> tuple[str, int | None, str | None, Result] | None:
         """(message, time_ns, level, fields) from the first rule that matches, or None."""

@@ -24,7 +24,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from logjet.config import ElasticsearchSettings
 from logjet.errors import ElasticsearchUnavailable
-from shippers.elasticsearch.encoder import EncodedDoc, chunks_by_size, encode_bulk
+from shippers.elasticsearch.encoder import BulkDocs, EncodedDoc, bulk_chunks
 from shippers.elasticsearch.retry import backoff, retry_cause
 
 __all__ = ["BulkResult", "ElasticsearchShipper"]
@@ -64,29 +64,26 @@ class ElasticsearchShipper:
         self.retry_max_s = retry_max_s
         self.bulk_max_bytes = bulk_max_bytes
 
-    def send(self, index: str, docs: Sequence[EncodedDoc], stop: threading.Event | None = None,
+    def send(self, index: str, docs: BulkDocs | Sequence[EncodedDoc], stop: threading.Event | None = None,
              grace_s: float = 20.0) -> BulkResult:
         """Index ``docs`` into ``index`` in requests of at most ``bulk_max_bytes``; returns once every item is
-        settled.
+        settled. Positions in the result are indexes into ``docs``.
 
         Retries without end while running; once ``stop`` is set it keeps retrying for ``grace_s`` more seconds and
         then raises ``ElasticsearchUnavailable``, leaving the batch uncommitted for the next consumer.
         """
-        limit = self.bulk_max_bytes
-        if self.concurrency > 1:
-            # Spread a large batch over the requests in flight; below ~1 MB one request is cheaper than several.
-            total = sum(len(i) + len(b) for i, b in docs)
-            limit = max(1 << 20, min(limit, -(-total // self.concurrency)))
-        chunks = list(chunks_by_size(range(len(docs)), docs, limit, self.bulk_max_docs))
+        bulk = BulkDocs.of(docs)
+        # Each first request is a run of consecutive documents, its body one slice of the batch's buffer.
+        chunks = list(bulk_chunks(bulk, self.bulk_max_bytes, self.bulk_max_docs, self.concurrency))
         results = [BulkResult() for _ in chunks]
         if len(chunks) == 1 or self.concurrency == 1:
-            for chunk, result in zip(chunks, results, strict=True):
-                self._send_chunk(index, docs, chunk, result, stop, grace_s)
+            for (run, body), result in zip(chunks, results, strict=True):
+                self._send_chunk(index, bulk, run, result, stop, grace_s, body)
         else:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="bulk")
-            futures = [self._pool.submit(self._send_chunk, index, docs, chunk, result, stop, grace_s)
-                       for chunk, result in zip(chunks, results, strict=True)]
+            futures = [self._pool.submit(self._send_chunk, index, bulk, run, result, stop, grace_s, body)
+                       for (run, body), result in zip(chunks, results, strict=True)]
             for future in futures:
                 future.result()  # re-raises ElasticsearchUnavailable from any of them
         total = BulkResult()
@@ -97,12 +94,14 @@ class ElasticsearchShipper:
             total.rejected.extend(r.rejected)
         return total
 
-    def _send_chunk(self, index: str, docs: Sequence[EncodedDoc], pending: list[int], result: BulkResult,
-                    stop: threading.Event | None, grace_s: float) -> None:
+    def _send_chunk(self, index: str, docs: BulkDocs, pending: Sequence[int], result: BulkResult,
+                    stop: threading.Event | None, grace_s: float, body: bytes | None = None) -> None:
+        """Send the documents at ``pending`` (a ``range`` when consecutive: its body is one slice) until settled."""
         deadline: float | None = None
         attempt = 0
         while pending:
-            body = encode_bulk(docs[i] for i in pending)
+            if body is None:
+                body = docs.body_of(pending)
             causes: Counter[str] = Counter()
             sample = ""  # one refusal's words, for the log
             try:
@@ -150,7 +149,8 @@ class ElasticsearchShipper:
             if self.on_retry is not None:
                 for cause, n in causes.items():
                     self.on_retry(n, cause)
-            pending = failed
+            # A request refused whole is sent again as the same bytes; a subset of its items is joined anew.
+            pending, body = failed, (body if failed is pending else None)
             delay = backoff(attempt, self.retry_max_s)
             if attempt % 10 == 0:
                 log.warning("%d documents not settled (%s; e.g. %s): the cluster's state, not the documents' fault, "

@@ -6,13 +6,17 @@ the same **bytes** in the same order, with the same ids, ``event.hash`` values a
 same kind, reason, original and extra. The records: the benchmark corpus, every Loghub sample and golden line inside
 collector records, third-party records (invalid UTF-8, CRLF, empty), records that break the wire format in every
 way ``logjet/wire.py`` names, source tags that clash with content fields, attrs, flags, ``keep_original`` and
-patterns on and off, and generated records. Where the core is expected to decide a record itself, the test also
-checks that it did (``_core.transform_batch``'s hand-backs), so the comparison is not the reference against itself.
+patterns on and off, generated records, and user-defined parsers that apply to some records of a batch. Where the
+core is expected to decide a record itself, the test also checks that it did (``_core.transform_batch``'s
+hand-backs), so the comparison is not the reference against itself. The core's documents are its bulk buffer: the
+whole bulk body is compared with the one ``encode_bulk`` writes of the reference's documents.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +27,12 @@ from hypothesis import strategies as st
 
 from benchmarks import corpus
 from logjet import _core
-from logjet.config import ElasticsearchSettings, ProcessorSettings
+from logjet.config import ElasticsearchSettings, ParserRule, ProcessorSettings
 from logjet.timeparse import to_ns
 from logjet.wire import Batch, Entry, Source, encode_batch
+from processor.parsers.user import UserParsers
 from processor.transform import Transform, _wire_header
+from shippers.elasticsearch.encoder import BulkDocs, encode_bulk
 from tests.unit.test_core_differential import _json_line, _line
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -66,25 +72,31 @@ class FakeRecord:
         return f"FakeRecord({self._value!r:.200}, {self._headers!r})"
 
 
-def _transform(keep_original: bool = False, patterns: bool = True) -> Transform:
-    t = Transform(ProcessorSettings(keep_original=keep_original, patterns=patterns), ElasticsearchSettings())
+def _transform(keep_original: bool = False, patterns: bool = True, parsers: list[ParserRule] | None = None
+               ) -> Transform:
+    t = Transform(ProcessorSettings(keep_original=keep_original, patterns=patterns, parsers=parsers or []),
+                  ElasticsearchSettings())
     t.clock = lambda: 1_800_000_000_123_456_789
     t.topic_ids = {("logs", 3): "q1w2e3"}
     return t
 
 
-def handed_back(records: list[FakeRecord]) -> list[int]:
-    """The indexes of the records the core leaves to the reference."""
+def handed_back(records: list[FakeRecord], parsers: list[ParserRule] | None = None) -> list[int]:
+    """The indexes of the records the core leaves to the reference (with ``parsers``: the user rules)."""
+    rules = _core.SourceRules(UserParsers(parsers).source_conditions()) if parsers else None
     return _core.transform_batch(
         [r.value() for r in records], [_wire_header(r.headers()) for r in records],
         [r.topic() or "" for r in records], [r.partition() or 0 for r in records], [r.offset() for r in records],
-        [r.timestamp()[1] for r in records], [""] * len(records), "d", "n", "i", False, True)[3]
+        [r.timestamp()[1] for r in records], [""] * len(records), "d", "n", "i", False, True, rules=rules)[5]
 
 
-def check(records: list[FakeRecord], keep_original: bool = False, patterns: bool = True) -> int:
+def check(records: list[FakeRecord], keep_original: bool = False, patterns: bool = True,
+          parsers: list[ParserRule] | None = None) -> int:
     """Assert the core's transform equals the reference on ``records``; return the number of documents."""
-    t = _transform(keep_original, patterns)
+    t = _transform(keep_original, patterns, parsers)
     got, ref = t(records), t.reference(records)
+    assert isinstance(got.docs, BulkDocs)
+    assert got.docs.body(0, len(got.docs)) == encode_bulk(ref.docs)  # the whole bulk body, byte for byte
     assert len(got.docs) == len(ref.docs)
     for pos, ((gid, gbody), (rid, rbody)) in enumerate(zip(got.docs, ref.docs, strict=True)):
         if gbody != rbody:
@@ -222,9 +234,10 @@ def test_tags_attrs_and_fields_that_clash() -> None:
 def test_a_panic_in_the_core_hands_the_record_back() -> None:
     records = _records_of(["one", "two", "three"], per_record=1)
     values = [r.value() for r in records]
-    docs, where, hashes, back = _core.transform_batch(values, [b"1"] * 3, ["t"] * 3, [0] * 3, [0, 1, 2], [0] * 3,
-                                                      [""] * 3, "d", "n", "i", False, True, panic_on=1)
+    buf, starts, bodies, where, hashes, back = _core.transform_batch(
+        values, [b"1"] * 3, ["t"] * 3, [0] * 3, [0, 1, 2], [0] * 3, [""] * 3, "d", "n", "i", False, True, panic_on=1)
     assert back == [1]
+    docs = BulkDocs(buf, array("Q", starts), array("Q", bodies))
     assert [orjson.loads(body)["message"] for _, body in docs] == ["one", "three"]
     assert len(where) == 2 * 8 and len(hashes) == 2 * 16
 
@@ -272,3 +285,77 @@ def _record(draw: st.DrawFn) -> FakeRecord:
 @given(st.lists(_record(), min_size=1, max_size=6), st.booleans(), st.booleans())
 def test_generated_records(records: list[FakeRecord], keep_original: bool, patterns: bool) -> None:
     check(records, keep_original, patterns)
+
+
+def shout(message: str) -> dict[str, str] | None:
+    """A user function: a claimed line, a line it leaves to the built-in parsers, a line it fails on."""
+    if message.startswith("!"):
+        return {"message": message[1:].upper(), "level": "WARNING", "labels.loud": "yes"}
+    if message == "boom":
+        raise RuntimeError("user code failed")
+    return None
+
+
+RULES = [
+    ParserRule(name="loud", when={"path": "/var/log/*.log"}, function="tests.unit.test_transform_differential:shout"),
+    ParserRule(name="shop", when={"container_name": "shop-*", "kubernetes_namespace": "sh?p",
+                                  "container_labels": {"team": "pay*"}},
+               regex=r"^(?P<http__request__method>[A-Z]+) (?P<url__path>\S+)$"),
+    ParserRule(name="cron", when={"source_kind": "syslog", "appname": "CRON"},
+               regex=r"\((?P<user__name>\w+)\) CMD"),
+]
+
+
+def test_user_parsers_take_only_the_records_they_may_apply_to() -> None:
+    lines = ["!hey", "quiet", "boom", "GET /cart", "(root) CMD (run-parts)", "plain"]
+    cron = {"log.syslog.appname": "CRON"}
+    shop_other = Source("container:o", "container", "h", "c", None, {"container.name": "shop-2",
+                                                                    "kubernetes.namespace": "shop",
+                                                                    "container.labels.team": "ops"})
+    records = [
+        _wire(SOURCES[0], [Entry(i, NOW, line) for i, line in enumerate(lines)], 0),  # path rule: Python
+        _wire(SOURCES[1], [Entry(i, NOW, line) for i, line in enumerate(lines)], 1),  # no container label "team"
+        _wire(SOURCES[2], [Entry(0, NOW, lines[4], (), cron), Entry(1, NOW, "x")], 2),  # a CRON entry: Python
+        _wire(SOURCES[2], [Entry(0, NOW, lines[4], (), {"log.syslog.appname": "sshd"})], 3),  # no CRON entry
+        _wire(SOURCES[3], [Entry(i, NOW, line) for i, line in enumerate(lines)], 4),  # no rule for kafka sources
+        _wire(shop_other, [Entry(0, NOW, "GET /x")], 5),  # the label does not match
+        _wire(Source("container:s", "container", "h", "c", None, {
+            "container.name": "shop-1", "kubernetes.namespace": "shop", "container.labels.team": "payments"}),
+            [Entry(0, NOW, "GET /cart"), Entry(1, NOW, "other")], 6),  # every condition: Python
+        FakeRecord(b"!third party line", None, 7),  # no path: the path rule does not apply
+    ]
+    assert handed_back(records, RULES) == [0, 2, 6]
+    assert check(records, parsers=RULES) == 6 + 6 + 2 + 1 + 6 + 1 + 2 + 1 - 1  # "boom" is a dead letter
+    got = _transform(parsers=RULES)(records)
+    assert [(d.kind, d.reason, d.original) for d in got.dead] == [
+        ("parser", "parser loud raised RuntimeError: user code failed", "boom")]
+    messages = [orjson.loads(body)["message"] for _, body in got.docs]
+    assert messages[0] == "HEY" and messages.count("HEY") == 1  # the rule ran on its record only
+    shop = [orjson.loads(body) for _, body in got.docs][-3]
+    assert shop["http"]["request"]["method"] == "GET" and shop["url"]["path"] == "/cart"
+
+
+_GLOB_CHARS = st.sampled_from(["a", "b", "-", "*", "?", "[", "]", "!", "/", ".", "\\", "é", "\n", "^", "$", "(", "|"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(_GLOB_CHARS, max_size=6), min_size=1, max_size=3),
+       st.lists(st.text(st.sampled_from("ab-/.é\n[]!*?\\^$"), max_size=6), min_size=1, max_size=8))
+def test_user_rule_globs_read_as_fnmatch_reads_them(globs: list[str], names: list[str]) -> None:
+    rules = [ParserRule(name=f"r{i}", when={"container_name": g}, regex="(?P<x>x)") for i, g in enumerate(globs)]
+    records = [_wire(Source("container:g", "container", "h", "c", None, {"container.name": name}),
+                     [Entry(0, NOW, "line")]) for name in names]
+    expected = [i for i, name in enumerate(names) if any(fnmatch.fnmatchcase(name, g) for g in globs)]
+    assert handed_back(records, rules) == expected
+
+
+def test_user_rule_globs_with_brackets_inside_sets_read_as_fnmatch_reads_them() -> None:
+    # A "[" inside a set is a character to fnmatch, a nested or POSIX class to the regex crate.
+    globs = ["[a[]*", "[a[:alpha:]]x", "[a[b]]", "[!a[]", "[]]", "[!]]", "[[]", "[^a]", "a[]", "[]", "[!]", "[a-]",
+             "[--0]", "[z-a]", "[&&]", "[~~b]", "[a|b]"]
+    names = ["a", "[", "[x", "ax", ":x", "b]", "[]", "]", "!", "^", "-", "/", "&", "~", "|", "b", "a[]", "x"]
+    for g in globs:
+        rules = [ParserRule(name="g", when={"container_name": g}, regex="(?P<x>x)")]
+        records = [_wire(Source("container:g", "container", "h", "c", None, {"container.name": name}),
+                         [Entry(0, NOW, "line")]) for name in names]
+        assert handed_back(records, rules) == [i for i, name in enumerate(names) if fnmatch.fnmatchcase(name, g)], g

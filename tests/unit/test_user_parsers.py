@@ -64,3 +64,17 @@ def test_a_regex_group_cannot_name_a_scope_field() -> None:
         with pytest.raises(ConfigError, match="scope field"):
             UserParsers([ParserRule(name="forge", regex=rf"^(?P<{group}>\w+) ")])
     UserParsers([ParserRule(name="fine", regex=r"^(?P<service__name>\w+) (?P<kube>\w+)")])
+
+
+def test_the_core_hands_back_exactly_the_records_whose_source_a_rule_applies_to() -> None:
+    from tests.unit.test_transform_differential import NOW, _wire, check, handed_back
+
+    rule = ParserRule(name="nginx", when={"container_labels": {"app.kubernetes.io/name": "ng*"}},
+                      function="tests.unit.test_user_parsers:shout")
+    assert UserParsers([rule]).source_conditions() == [
+        (None, None, None, None, [("container.labels.app_kubernetes_io/name", r"^(?s:ng.*)\z")], None)]
+    # The label as the collector writes it (dots as underscores), and under its raw name, which no rule reads.
+    raw = Source("container:h:1:2:b", "container", tags={"container.labels.app.kubernetes.io/name": "nginx"})
+    records = [_wire(src, [Entry(0, NOW, "!hey"), Entry(1, NOW, "boom")]) for src in (NGINX, raw, OTHER)]
+    assert handed_back(records, [rule]) == [0]
+    assert check(records, parsers=[rule]) == 1 + 2 + 2  # "boom" of the first record is a dead letter
