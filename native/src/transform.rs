@@ -201,14 +201,27 @@ pub fn dumps_float(out: &mut Vec<u8>, f: f64) {
         out.extend_from_slice(b"null");
         return;
     }
-    let sci = format!("{f:e}"); // shortest round-trip digits: "-1.2345e-7", "1e16", "0e0"
+    // Shortest round-trip digits ("-1.2345e-7", "1e16", "0e0"), written on the stack: no String per float.
+    let mut buf = [0u8; 32];
+    let len = {
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        std::io::Write::write_fmt(&mut cursor, format_args!("{f:e}")).expect("a double's LowerExp fits 32 bytes");
+        cursor.position() as usize
+    };
+    let sci = std::str::from_utf8(&buf[..len]).expect("LowerExp writes ASCII");
     let (mantissa, exp) = sci.split_once('e').expect("LowerExp writes an exponent");
     let exp: i32 = exp.parse().expect("LowerExp writes an integer exponent");
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => (true, m),
         None => (false, mantissa),
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut digit_buf = [0u8; 32];
+    let mut n = 0;
+    for b in mantissa.bytes().filter(|b| *b != b'.') {
+        digit_buf[n] = b;
+        n += 1;
+    }
+    let digits = std::str::from_utf8(&digit_buf[..n]).expect("ASCII digits");
     if negative {
         out.push(b'-');
     }
@@ -235,7 +248,7 @@ pub fn dumps_float(out: &mut Vec<u8>, f: f64) {
         if exp > 0 {
             out.push(b'+');
         }
-        out.extend_from_slice(exp.to_string().as_bytes());
+        out.extend_from_slice(itoa::Buffer::new().format(exp).as_bytes());
     }
 }
 
