@@ -312,7 +312,7 @@ pub fn content_hash(message: &str) -> String {
 
 /// `to_document` and what `Transform` adds to it (`logjet.pattern`, `event.hash`), for the entry whose id is
 /// `doc_id`: the document, borrowing from its inputs.
-pub fn to_document<'a>(source: &'a Source, base: &'a Object, entry: &'a Entry, parsed: &'a Parsed,
+pub fn to_document<'a>(source: &'a Source, base: &'a Object, entry: &'a Entry<'_>, parsed: &'a Parsed,
                        settings: &'a Settings, hash: &'a str, doc_id: &'a str) -> Tree<'a> {
     let seq = entry.seq;
     let s = |x: &'a str| Node::Str(Cow::Borrowed(x));

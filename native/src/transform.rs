@@ -55,7 +55,7 @@ pub enum HandBack {
     Panic,
 }
 
-fn decode(r: &Record<'_>) -> Option<(Source, Vec<Entry>)> {
+fn decode<'a>(r: &Record<'a>) -> Option<(Source, Vec<Entry<'a>>)> {
     match r.wire {
         None => decode_foreign(r.value.unwrap_or(b""), r.topic, r.partition, r.offset, r.timestamp_ms, r.topic_id),
         Some(b"1") => decode_logjet(r.value.filter(|v| !v.is_empty())?),
