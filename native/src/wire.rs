@@ -337,6 +337,34 @@ mod tests {
     }
 
     #[test]
+    fn entries_borrow_their_text_and_read_attrs_as_a_map() {
+        let v = br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"plain",["f"],{"a":1,"b":"x","a":true}],[3,4,"a\"q"]]}"#;
+        let (_, entries) = decode_logjet(v).unwrap();
+        assert!(matches!(entries[0].message, Cow::Borrowed("plain")));
+        assert!(matches!(&entries[1].message, Cow::Owned(m) if m == "a\"q"));
+        // A repeated attr keeps its first place and takes its last value, as a dict does.
+        assert_eq!(entries[0].attrs, vec![("a".into(), Value::Bool(true)), ("b".into(), Value::Str("x".into()))]);
+    }
+
+    #[test]
+    fn a_repeated_or_missing_envelope_key_is_left_to_python() {
+        for bad in [&br#"{"v":1,"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"m"]]}"#[..],
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"m"]],"entries":[[1,2,"m"]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"source":{"id":"s","kind":"k"},"entries":[[1,2,"m"]]}"#,
+                    br#"{"source":{"id":"s","kind":"k"},"entries":[[1,2,"m"]]}"#,
+                    br#"{"v":1,"entries":[[1,2,"m"]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"m",[],{},6]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"m",[3]]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1.0,2,"m"]]}"#,
+                    br#"[1]"#] {
+            assert!(decode_logjet(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+        let ok = br#"{"x":[{"y":null}],"v":1,"source":{"id":"s","kind":"k","other":[1]},"entries":[[1,2,"m",[]]]}"#;
+        assert!(decode_logjet(ok).is_some());
+    }
+
+    #[test]
     fn foreign_records() {
         let (src, e) = decode_foreign(b"a\xffb\r\r\n", "t", 2, 7, 5, "").unwrap();
         assert_eq!(src.id, "kafka/t/2");
