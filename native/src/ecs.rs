@@ -76,6 +76,9 @@ fn child<'a>(obj: &'a mut Object, key: &str) -> Option<&'a mut Object> {
 
 /// `_path`: the key's parts, or None when it cannot be nested.
 fn path(key: &str) -> Option<Vec<&str>> {
+    if !key.contains('.') {
+        return None; // one part: no list made for the most common keys
+    }
     let parts: Vec<&str> = key.split('.').collect();
     if parts.len() == 1 || RESERVED.contains(&parts[0]) || RESERVED_PATHS.contains(&key) || parts.iter().any(|p| p.is_empty()) {
         return None;
