@@ -6,8 +6,6 @@
 
 use crate::parsers::{Parsed, Value};
 use crate::wire::{Entry, Source};
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
 use std::borrow::Cow;
 
 pub type Object = Vec<(String, Value)>;
@@ -306,11 +304,7 @@ pub fn format_ns(ns: i64) -> String {
 
 /// `content_hash`: BLAKE2b (8 bytes) of the entry's text, as hex.
 pub fn content_hash(message: &str) -> String {
-    let mut h = Blake2bVar::new(8).expect("8 is a valid BLAKE2b output size");
-    h.update(message.as_bytes());
-    let mut digest = [0u8; 8];
-    h.finalize_variable(&mut digest).expect("the buffer has the output size");
-    hex(&digest)
+    hex(blake2b_simd::Params::new().hash_length(8).hash(message.as_bytes()).as_bytes())
 }
 
 /// `to_document` and what `Transform` adds to it (`logjet.pattern`, `event.hash`), for the entry whose id is

@@ -4,8 +4,6 @@
 //! Written without regexes: every rule is a check of one token's characters, so the two sides agree by
 //! construction on what a digit or a space is (ASCII digits; the whitespace of Python's `str.split()`).
 
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
 
 pub const VARIABLE: &str = "<*>";
 pub const TEMPLATE_MAX_CHARS: usize = 1024;
@@ -156,11 +154,7 @@ fn push_word(out: &mut String, word: &str) {
 
 /// The template's id: BLAKE2b, 8 bytes, as 16 hex digits.
 pub fn pattern_id(template: &str) -> String {
-    let mut hasher = Blake2bVar::new(8).expect("8 is a valid BLAKE2b output size");
-    hasher.update(template.as_bytes());
-    let mut digest = [0u8; 8];
-    hasher.finalize_variable(&mut digest).expect("the buffer is the output size");
-    crate::ecs::hex(&digest)
+    crate::ecs::hex(blake2b_simd::Params::new().hash_length(8).hash(template.as_bytes()).as_bytes())
 }
 
 /// Templates kept with their ids per thread, at most this many: a batch's messages come from few templates, and a

@@ -7,8 +7,6 @@
 //! Python reference, which raises the `WireFormatError` with its reason or decodes what it accepts.
 
 use crate::parsers::Value;
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as J;
 use std::borrow::Cow;
@@ -286,13 +284,11 @@ pub fn decode_foreign<'a>(value: &'a [u8], topic: &str, partition: i64, offset: 
 
 /// `entry_id`: BLAKE2b (15 bytes) of `source_id NUL seq`, URL-safe base64.
 pub fn entry_id(source_id: &str, seq: i64) -> String {
-    let mut h = Blake2bVar::new(15).expect("15 is a valid BLAKE2b output size");
+    let mut h = blake2b_simd::Params::new().hash_length(15).to_state();
     h.update(source_id.as_bytes());
     h.update(b"\x00");
     h.update(itoa::Buffer::new().format(seq).as_bytes());
-    let mut digest = [0u8; 15];
-    h.finalize_variable(&mut digest).expect("the buffer has the output size");
-    urlsafe_b64(&digest)
+    urlsafe_b64(h.finalize().as_bytes().try_into().expect("15 bytes"))
 }
 
 /// URL-safe base64 of a length divisible by 3 (no padding needed).
