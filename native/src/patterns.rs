@@ -4,26 +4,36 @@
 //! Written without regexes: every rule is a check of one token's characters, so the two sides agree by
 //! construction on what a digit or a space is (ASCII digits; the whitespace of Python's `str.split()`).
 
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
 
 pub const VARIABLE: &str = "<*>";
 pub const TEMPLATE_MAX_CHARS: usize = 1024;
 
-const DATE_WORDS: &[&str] = &[
-    "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
-    "Oct", "Nov", "Dec", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN", "JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-    "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-    "Sunday", "January", "February", "March", "April", "June", "July", "August", "September", "October", "November",
-    "December",
-];
-const EMPTY: &[&str] = &["()", "[]", "{}", "''", "\"\"", "<>"];
-const UNITS: &[&str] = &[
-    "B", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "bytes", "ns", "us", "µs", "ms", "s", "sec", "secs",
-    "seconds", "min", "mins", "minutes", "h", "hours", "%",
-];
-const NAMED_BY: &[&str] = &["user", "user:", "User", "User:", "USER"];
-const PREPOSITIONS: &[&str] = &["from", "by", "for", "on", "at", "to", "in", "of", "with", "as", "is", "was"];
+/// The date words, as a `match` (the compiler switches on the length first): a token is checked against all of
+/// them, and a list of 56 compared one by one cost more than the rest of the token's checks.
+fn is_date_word(token: &str) -> bool {
+    matches!(token,
+        "Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun" | "Jan" | "Feb" | "Mar" | "Apr" | "May" | "Jun" | "Jul"
+        | "Aug" | "Sep" | "Oct" | "Nov" | "Dec" | "MON" | "TUE" | "WED" | "THU" | "FRI" | "SAT" | "SUN" | "JAN"
+        | "FEB" | "MAR" | "APR" | "MAY" | "JUN" | "JUL" | "AUG" | "SEP" | "OCT" | "NOV" | "DEC" | "Monday"
+        | "Tuesday" | "Wednesday" | "Thursday" | "Friday" | "Saturday" | "Sunday" | "January" | "February" | "March"
+        | "April" | "June" | "July" | "August" | "September" | "October" | "November" | "December")
+}
+fn is_empty_pair(token: &str) -> bool {
+    matches!(token, "()" | "[]" | "{}" | "''" | "\"\"" | "<>")
+}
+
+fn is_unit(token: &str) -> bool {
+    matches!(token, "B" | "KB" | "MB" | "GB" | "TB" | "KiB" | "MiB" | "GiB" | "TiB" | "bytes" | "ns" | "us" | "µs" | "ms"
+        | "s" | "sec" | "secs" | "seconds" | "min" | "mins" | "minutes" | "h" | "hours" | "%")
+}
+
+fn is_named_by(token: &str) -> bool {
+    matches!(token, "user" | "user:" | "User" | "User:" | "USER")
+}
+
+fn is_preposition(token: &str) -> bool {
+    matches!(token, "from" | "by" | "for" | "on" | "at" | "to" | "in" | "of" | "with" | "as" | "is" | "was")
+}
 
 /// Python's `str.isspace()`, which `str.split()` splits on.
 fn is_py_space(c: char) -> bool {
@@ -72,8 +82,8 @@ fn is_quoted(token: &str) -> bool {
 
 fn is_variable(token: &str) -> bool {
     has_digit(token)
-        || EMPTY.contains(&token)
-        || DATE_WORDS.contains(&token)
+        || is_empty_pair(token)
+        || is_date_word(token)
         || is_quoted(token)
         || is_domain(token)
         || is_path(token)
@@ -94,9 +104,11 @@ fn key_value(token: &str) -> Option<(&str, &str)> {
 /// The message's template: its variable parts replaced by `<*>`.
 pub fn template(message: &str) -> String {
     let first_line = message.split('\n').next().unwrap_or("");
-    let head = match first_line.char_indices().nth(TEMPLATE_MAX_CHARS) {
-        Some((at, _)) => &first_line[..at],
-        None => first_line,
+    // No more characters than bytes: a short line is not walked char by char to be cut.
+    let head = if first_line.len() > TEMPLATE_MAX_CHARS {
+        first_line.char_indices().nth(TEMPLATE_MAX_CHARS).map_or(first_line, |(at, _)| &first_line[..at])
+    } else {
+        first_line
     };
     // Written straight into one string (no word allocated per token): a word is never empty, so a space goes
     // before every word but the first, as `" ".join` puts them.
@@ -112,8 +124,8 @@ pub fn template(message: &str) -> String {
             out.push('=');
             out.push_str(if is_variable(value) { VARIABLE } else { value });
         } else if is_variable(token)
-            || (number_before && UNITS.contains(&token.trim_end_matches([',', ';', '.', ')'])))
-            || (NAMED_BY.contains(&previous) && !PREPOSITIONS.contains(&token)
+            || (number_before && is_unit(token.trim_end_matches([',', ';', '.', ')'])))
+            || (is_named_by(previous) && !is_preposition(token)
                 && !token.starts_with(['[', '(', '<']))
         {
             is_var = true;
@@ -142,11 +154,7 @@ fn push_word(out: &mut String, word: &str) {
 
 /// The template's id: BLAKE2b, 8 bytes, as 16 hex digits.
 pub fn pattern_id(template: &str) -> String {
-    let mut hasher = Blake2bVar::new(8).expect("8 is a valid BLAKE2b output size");
-    hasher.update(template.as_bytes());
-    let mut digest = [0u8; 8];
-    hasher.finalize_variable(&mut digest).expect("the buffer is the output size");
-    crate::ecs::hex(&digest)
+    crate::ecs::hex(blake2b_simd::Params::new().hash_length(8).hash(template.as_bytes()).as_bytes())
 }
 
 /// Templates kept with their ids per thread, at most this many: a batch's messages come from few templates, and a

@@ -18,6 +18,9 @@ const ASCII_WORD: &str = "0-9A-Za-z_";
 pub struct PyRegex {
     ascii: Regex,
     unicode: Regex,
+    /// A pattern that starts with a run of digits and then a given ASCII byte (`(\d{4})-`): the run's length and
+    /// that byte, checked before the regex runs (`lead`).
+    lead: Option<(std::ops::RangeInclusive<usize>, u8)>,
 }
 
 impl PyRegex {
@@ -27,7 +30,27 @@ impl PyRegex {
             let p = pattern(ascii);
             Regex::new(&p).unwrap_or_else(|e| panic!("pattern {p:?} does not compile: {e}"))
         };
-        PyRegex { ascii: make(true), unicode: make(false) }
+        PyRegex { ascii: make(true), unicode: make(false), lead: None }
+    }
+
+    /// Declare that every match starts with `digits` decimal digits and then the ASCII byte `then`; text that
+    /// plainly does not (a run of ASCII digits of another length, or another ASCII byte after it) skips the regex.
+    /// A non-ASCII character right after the ASCII digits may be a digit of another script: the regex decides.
+    pub fn lead(mut self, digits: std::ops::RangeInclusive<usize>, then: u8) -> Self {
+        self.lead = Some((digits, then));
+        self
+    }
+
+    /// Whether `lead` rules the text out.
+    fn ruled_out(&self, text: &str) -> bool {
+        let Some((digits, then)) = &self.lead else { return false };
+        let b = text.as_bytes();
+        let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        match b.get(n) {
+            None => true,
+            Some(&c) if c >= 0x80 => false,
+            Some(&c) => !(digits.contains(&n) && c == *then),
+        }
     }
 
     fn pick(&self, text: &str) -> &Regex {
@@ -35,10 +58,16 @@ impl PyRegex {
     }
 
     pub fn captures<'t>(&self, text: &'t str) -> Result<Option<fancy_regex::Captures<'t, str>>, fancy_regex::Error> {
+        if self.ruled_out(text) {
+            return Ok(None);
+        }
         self.pick(text).captures(text)
     }
 
     pub fn is_match(&self, text: &str) -> Result<bool, fancy_regex::Error> {
+        if self.ruled_out(text) {
+            return Ok(false);
+        }
         self.pick(text).is_match(text)
     }
 }
@@ -151,6 +180,18 @@ mod tests {
         assert_eq!(int("\u{663}\u{660}"), Some(30)); // Arabic-Indic
         assert_eq!(int("x"), None);
         assert_eq!(int("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn a_lead_only_rules_out_what_the_regex_cannot_match() {
+        let plain = compile(r"(\d{2,4})/(\d{2}) x", false);
+        let led = compile(r"(\d{2,4})/(\d{2}) x", false).lead(2..=4, b'/');
+        for text in ["12/34 x", "1234/56 x", "1/34 x", "12345/67 x", "12-34 x", "", "12", "\u{663}\u{660}/12 x",
+                     "1\u{663}/12 x", "12\u{663}/12 x", "ab/12 x", "12/3 x"] {
+            assert_eq!(led.is_match(text).unwrap(), plain.is_match(text).unwrap(), "{text:?}");
+            assert_eq!(led.captures(text).unwrap().is_some(), plain.is_match(text).unwrap(), "{text:?}");
+        }
+        assert!(led.is_match("12\u{663}/12 x").unwrap());
     }
 
     #[test]

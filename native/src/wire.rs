@@ -7,9 +7,9 @@
 //! Python reference, which raises the `WireFormatError` with its reason or decodes what it accepts.
 
 use crate::parsers::Value;
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as J;
+use std::borrow::Cow;
 
 /// `logjet.wire.Source`.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,13 +22,13 @@ pub struct Source {
     pub tags: Vec<(String, String)>,
 }
 
-/// `logjet.wire.Entry`.
+/// `logjet.wire.Entry`: its text borrowed from the record's value where it can be.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
+pub struct Entry<'a> {
     pub seq: i64,
     pub time_ns: i64,
-    pub message: String,
-    pub flags: Vec<String>,
+    pub message: Cow<'a, str>,
+    pub flags: Vec<Cow<'a, str>>,
     /// Absent and empty are the same to the ECS mapping (`if attrs`).
     pub attrs: Vec<(String, Value)>,
 }
@@ -111,49 +111,148 @@ fn attr(v: &J) -> Option<Value> {
     })
 }
 
-fn entry(raw: J) -> Option<Entry> {
-    let J::Array(mut raw) = raw else { return None };
-    if !(3..=5).contains(&raw.len()) {
-        return None;
-    }
-    let seq = int(&raw[0])?;
-    let time_ns = int(&raw[1])?;
-    let mut attrs = Vec::new();
-    if raw.len() == 5 {
-        let J::Object(a) = raw.pop()? else { return None };
-        for (k, v) in a {
-            if k.is_empty() {
-                return None;
+/// A str of the record: borrowed where the JSON text holds it as it is, owned where it had escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
             }
-            attrs.push((k, attr(&v)?));
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
         }
+        d.deserialize_str(V)
     }
-    let mut flags = Vec::new();
-    if raw.len() == 4 {
-        let J::Array(f) = raw.pop()? else { return None };
-        for flag in f {
-            let J::String(flag) = flag else { return None };
-            flags.push(flag);
+}
+
+/// An integer field of an entry (`int`); anything else is an error.
+fn int_field<'de, A: SeqAccess<'de>>(seq: &mut A) -> Result<i64, A::Error> {
+    let n: serde_json::Number = seq.next_element()?.ok_or_else(|| de::Error::custom("short entry"))?;
+    int(&J::Number(n)).ok_or_else(|| de::Error::custom("not a 64-bit integer"))
+}
+
+/// An entry: `[seq, time_ns, message, flags?, attrs?]`, read straight from the text (no `serde_json::Value` per
+/// entry); every check of the `Value` reading kept, an error where it said None.
+impl<'de> Deserialize<'de> for Entry<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entry<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an entry array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let short = || de::Error::custom("short entry");
+                let seq_no = int_field(&mut seq)?;
+                let time_ns = int_field(&mut seq)?;
+                let message = seq.next_element::<Text<'de>>()?.ok_or_else(short)?.0;
+                let mut flags = Vec::new();
+                let mut attrs = Vec::new();
+                if let Some(f) = seq.next_element::<Vec<Text<'de>>>()? {
+                    flags = f.into_iter().map(|t| t.0).collect();
+                    if let Some(a) = seq.next_element::<Attrs>()? {
+                        attrs = a.0;
+                        if seq.next_element::<IgnoredAny>()?.is_some() {
+                            return Err(de::Error::custom("long entry"));
+                        }
+                    }
+                }
+                Ok(Entry { seq: seq_no, time_ns, message, flags, attrs })
+            }
         }
+        d.deserialize_seq(V)
     }
-    let J::String(message) = raw.pop()? else { return None };
-    Some(Entry { seq, time_ns, message, flags, attrs })
+}
+
+/// An entry's attrs: an object of non-empty keys and `attr` values; a repeated key keeps its first place and its
+/// last value (as the `Value` map read it), checked after.
+struct Attrs(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Attrs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Attrs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an attrs object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut raw: Vec<(String, J)> = Vec::new();
+                while let Some(k) = map.next_key::<Text<'de>>()? {
+                    let v: J = map.next_value()?;
+                    match raw.iter_mut().find(|(key, _)| *key == k.0) {
+                        Some(slot) => slot.1 = v,
+                        None => raw.push((k.0.into_owned(), v)),
+                    }
+                }
+                let bad = || de::Error::custom("attr");
+                let attrs = raw.into_iter()
+                    .map(|(k, v)| if k.is_empty() { None } else { Some((k, attr(&v)?)) })
+                    .collect::<Option<Vec<_>>>().ok_or_else(bad)?;
+                Ok(Attrs(attrs))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A logjet record's envelope: `v` (exactly the integer 1), `source` (read as a `Value`, once per record, by
+/// `source`), `entries` (non-empty); other keys skipped. A repeated envelope key is left to Python.
+struct Envelope<'a> {
+    source: Source,
+    entries: Vec<Entry<'a>>,
+}
+
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Envelope<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a logjet record")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut v, mut source, mut entries) = (None, None, None);
+                let twice = || de::Error::custom("repeated key");
+                while let Some(k) = map.next_key::<Text<'de>>()? {
+                    match k.0.as_ref() {
+                        "v" if v.is_none() => v = Some(map.next_value::<serde_json::Number>()?),
+                        "source" if source.is_none() => source = Some(map.next_value::<J>()?),
+                        "entries" if entries.is_none() => entries = Some(map.next_value::<Vec<Entry<'de>>>()?),
+                        "v" | "source" | "entries" => return Err(twice()),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let missing = || de::Error::custom("not a logjet record");
+                if v.as_ref().map(serde_json::Number::as_str) != Some("1") {
+                    return Err(missing());
+                }
+                let source = source.as_ref().and_then(self::source).ok_or_else(missing)?;
+                let entries = entries.filter(|e| !e.is_empty()).ok_or_else(missing)?;
+                Ok(Envelope { source, entries })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// A logjet record's value (its `logjet-wire` header said 1), or None: the Python reference decides it.
-pub fn decode_logjet(value: &[u8]) -> Option<(Source, Vec<Entry>)> {
-    let J::Object(mut doc) = serde_json::from_slice::<J>(value).ok()? else { return None };
-    match doc.get("v") {
-        Some(J::Number(n)) if n.as_str() == "1" => {}
-        _ => return None,
-    }
-    let source = source(doc.get("source")?)?;
-    let J::Array(entries) = doc.swap_remove("entries")? else { return None };
-    if entries.is_empty() {
-        return None;
-    }
-    let entries = entries.into_iter().map(entry).collect::<Option<Vec<_>>>()?;
-    Some((source, entries))
+pub fn decode_logjet(value: &[u8]) -> Option<(Source, Vec<Entry<'_>>)> {
+    let envelope: Envelope<'_> = serde_json::from_slice(value).ok()?;
+    Some((envelope.source, envelope.entries))
 }
 
 /// `foreign_source_id`.
@@ -163,17 +262,20 @@ pub fn foreign_source_id(topic: &str, partition: i64, topic_id: &str) -> String 
 
 /// A third party's record: one entry, its text as UTF-8 (invalid bytes replaced, and flagged), a trailing newline
 /// and the carriage returns before it stripped. None when the receive time does not fit 64 bits.
-pub fn decode_foreign(value: &[u8], topic: &str, partition: i64, offset: i64, timestamp_ms: i64, topic_id: &str)
-    -> Option<(Source, Vec<Entry>)> {
-    let (mut text, flags) = match std::str::from_utf8(value) {
-        Ok(t) => (t.to_owned(), Vec::new()),
-        Err(_) => (String::from_utf8_lossy(value).into_owned(), vec![FLAG_INVALID_UTF8.to_owned()]),
-    };
-    if text.ends_with('\n') {
-        text.pop();
-        let kept = text.trim_end_matches('\r').len();
-        text.truncate(kept);
+pub fn decode_foreign<'a>(value: &'a [u8], topic: &str, partition: i64, offset: i64, timestamp_ms: i64, topic_id: &str)
+    -> Option<(Source, Vec<Entry<'a>>)> {
+    // Without the trailing newline and the carriage returns before it.
+    fn strip(t: &str) -> &str {
+        t.strip_suffix('\n').map_or(t, |t| t.trim_end_matches('\r'))
     }
+    let (text, flags) = match std::str::from_utf8(value) {
+        Ok(t) => (Cow::Borrowed(strip(t)), Vec::new()),
+        Err(_) => {
+            let mut t = String::from_utf8_lossy(value).into_owned();
+            t.truncate(strip(&t).len());
+            (Cow::Owned(t), vec![Cow::Borrowed(FLAG_INVALID_UTF8)])
+        }
+    };
     let source = Source { id: foreign_source_id(topic, partition, topic_id), kind: "kafka".into(), host: String::new(),
                           collector: String::new(), path: None, tags: Vec::new() };
     let time_ns = timestamp_ms.checked_mul(1_000_000)?;
@@ -182,13 +284,11 @@ pub fn decode_foreign(value: &[u8], topic: &str, partition: i64, offset: i64, ti
 
 /// `entry_id`: BLAKE2b (15 bytes) of `source_id NUL seq`, URL-safe base64.
 pub fn entry_id(source_id: &str, seq: i64) -> String {
-    let mut h = Blake2bVar::new(15).expect("15 is a valid BLAKE2b output size");
+    let mut h = blake2b_simd::Params::new().hash_length(15).to_state();
     h.update(source_id.as_bytes());
     h.update(b"\x00");
     h.update(itoa::Buffer::new().format(seq).as_bytes());
-    let mut digest = [0u8; 15];
-    h.finalize_variable(&mut digest).expect("the buffer has the output size");
-    urlsafe_b64(&digest)
+    urlsafe_b64(h.finalize().as_bytes().try_into().expect("15 bytes"))
 }
 
 /// URL-safe base64 of a length divisible by 3 (no padding needed).
@@ -230,6 +330,34 @@ mod tests {
                     br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"m",[],null]]}"#] {
             assert!(decode_logjet(bad).is_none(), "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn entries_borrow_their_text_and_read_attrs_as_a_map() {
+        let v = br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"plain",["f"],{"a":1,"b":"x","a":true}],[3,4,"a\"q"]]}"#;
+        let (_, entries) = decode_logjet(v).unwrap();
+        assert!(matches!(entries[0].message, Cow::Borrowed("plain")));
+        assert!(matches!(&entries[1].message, Cow::Owned(m) if m == "a\"q"));
+        // A repeated attr keeps its first place and takes its last value, as a dict does.
+        assert_eq!(entries[0].attrs, vec![("a".into(), Value::Bool(true)), ("b".into(), Value::Str("x".into()))]);
+    }
+
+    #[test]
+    fn a_repeated_or_missing_envelope_key_is_left_to_python() {
+        for bad in [&br#"{"v":1,"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"m"]]}"#[..],
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"m"]],"entries":[[1,2,"m"]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"source":{"id":"s","kind":"k"},"entries":[[1,2,"m"]]}"#,
+                    br#"{"source":{"id":"s","kind":"k"},"entries":[[1,2,"m"]]}"#,
+                    br#"{"v":1,"entries":[[1,2,"m"]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"m",[],{},6]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1,2,"m",[3]]]}"#,
+                    br#"{"v":1,"source":{"id":"s","kind":"k"},"entries":[[1.0,2,"m"]]}"#,
+                    br#"[1]"#] {
+            assert!(decode_logjet(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+        let ok = br#"{"x":[{"y":null}],"v":1,"source":{"id":"s","kind":"k","other":[1]},"entries":[[1,2,"m",[]]]}"#;
+        assert!(decode_logjet(ok).is_some());
     }
 
     #[test]

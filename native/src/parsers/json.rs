@@ -147,19 +147,25 @@ fn fits(kind: Kind, v: &Value) -> bool {
 /// `_ecs_keys`: pop the lifted ECS fields out of `obj` (a JSON line's object, or one of its objects under
 /// `prefix`) into `fields`; an object emptied on the way is dropped.
 fn ecs_keys(obj: &mut Vec<(String, Value)>, prefix: &str, fields: &mut Fields) {
+    // `prefix + key` compared in place: most keys are none of these, and a string built per key cost more than
+    // the lookups.
+    let is = |p: &str, key: &str| p.len() == prefix.len() + key.len() && p.starts_with(prefix) && p.ends_with(key);
     let mut i = 0;
     while i < obj.len() {
-        let path = format!("{prefix}{}", obj[i].0);
-        if let Some(&(_, kind)) = LIFT.iter().find(|(p, _)| *p == path) {
+        let key = obj[i].0.as_str();
+        if let Some(&(path, kind)) = LIFT.iter().find(|(p, _)| is(p, key)) {
             // A second spelling of a field already lifted stays in `json`.
-            if !fields.0.iter().any(|(k, _)| *k == path) && fits(kind, &obj[i].1) {
+            if !fields.0.iter().any(|(k, _)| k == path) && fits(kind, &obj[i].1) {
                 let (_, v) = obj.remove(i);
-                fields.0.push((path, v));
+                fields.0.push((path.to_owned(), v));
                 continue;
             }
-        } else if LIFT_PREFIXES.contains(&path.as_str()) {
+        } else if let Some(path) = LIFT_PREFIXES.iter().find(|p| is(p, key)) {
             if let Value::Object(child) = &mut obj[i].1 {
-                ecs_keys(child, &format!("{path}."), fields);
+                let mut inner = String::with_capacity(path.len() + 1);
+                inner.push_str(path);
+                inner.push('.');
+                ecs_keys(child, &inner, fields);
                 if child.is_empty() {
                     obj.remove(i);
                     continue;

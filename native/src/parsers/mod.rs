@@ -70,7 +70,8 @@ const KV_MESSAGE: [&str; 2] = ["msg", "message"];
 const KV_LEVEL: [&str; 3] = ["level", "lvl", "severity"];
 const KV_TIME: [&str; 4] = ["ts", "time", "t", "timestamp"];
 
-static CRI: LazyLock<PyRegex> = LazyLock::new(|| crate::pyre::compile(r"(\d{4}-\d\d-\d\dT\S+) (stdout|stderr) ([PF]) ?", false));
+static CRI: LazyLock<PyRegex> =
+    LazyLock::new(|| crate::pyre::compile(r"(\d{4}-\d\d-\d\dT\S+) (stdout|stderr) ([PF]) ?", false).lead(4..=4, b'-'));
 
 fn pop(pairs: &mut Vec<(String, String)>, key: &str) -> Option<String> {
     let i = pairs.iter().position(|(k, _)| k == key)?;

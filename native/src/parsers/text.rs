@@ -81,11 +81,13 @@ static P: LazyLock<Patterns> = LazyLock::new(|| {
         + r"(?:(?P<logger>" + logger + r")(?::\s|\s+-\s+))?";
     // Group names and escapes hold no letters to fold: fold only the parts outside `(?P<...>` and `\x`.
     Patterns {
-        iso: compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s?(Z|[+-]\d{2}:?\d{2})?", false),
+        iso: compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s?(Z|[+-]\d{2}:?\d{2})?", false)
+            .lead(4..=4, b'-'),
         ctime: compile(concat!(r"\[?(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})",
                                r"(?:\.(\d{1,9}))? (\d{4})\]?"), false),
-        compact: compile(r"(\d{2})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2})\b", false),
-        slashed: compile(r"(\d{2,4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?", false),
+        compact: compile(r"(\d{2})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2})\b", false).lead(6..=6, b' '),
+        slashed: compile(r"(\d{2,4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?", false)
+            .lead(2..=4, b'/'),
         syslog: compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?", false),
         header: PyRegex::build(|ascii| fold_outside_names(&header, ascii)),
         syslog_head: compile(r" (?P<host>[^\s:\[\]]+) (?P<program>[^\s:\[]+?)(?:\[(?P<pid>\d+)\])?: ", false),
