@@ -1,8 +1,14 @@
 //! Syslog messages, RFC 5424 and RFC 3164: `logjet/formats/syslog.py`, on bytes, with its patterns kept verbatim
 //! (Python's bytes patterns are ASCII-only, as `(?-u)` makes them here).
+//!
+//! Both ends read syslog: the processor unwraps a `<PRI>` envelope (`parse`), and the collector's syslog listener
+//! makes its entries here (`drain`: the message, its time, flags and attrs, the reason of a malformed one, as
+//! `parse` in `logjet/formats/syslog.py` gives them, then the wire records through `output`).
 
+use crate::output::{count_flags, records, Entries, Entry, Limits, Records, FLAG_TRUNCATED};
 use crate::parsers::{Fields, Value};
 use crate::timeparse::{month, rfc3339_ns, to_ns, year_of};
+use crate::transform::dumps_str;
 use crate::Delegate;
 use regex::bytes::Regex;
 use std::borrow::Cow;
@@ -49,6 +55,95 @@ pub struct Parsed {
 /// Not syslog: the line is read as content (the reason does not reach the document on this path).
 pub struct Malformed;
 
+/// Why a message is not syslog, in the words of `logjet/formats/syslog.py` (the collector's `error.message`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason<'a> {
+    NoPri,
+    Priority(i64),
+    Incomplete5424,
+    Version(&'a [u8]),
+    Time5424,
+    StructuredData,
+    Time3164,
+    NoHeader,
+}
+
+impl Reason<'_> {
+    pub fn text(&self) -> Cow<'static, str> {
+        match self {
+            Reason::NoPri => "no <PRI> at the start".into(),
+            Reason::Priority(pri) => format!("priority {pri} out of range").into(),
+            Reason::Incomplete5424 => "RFC 5424 header incomplete".into(),
+            Reason::Version(v) => format!("unsupported RFC 5424 version {}", ascii(v)).into(),
+            Reason::Time5424 => "RFC 5424 timestamp is not RFC 3339".into(),
+            Reason::StructuredData => "RFC 5424 structured data malformed".into(),
+            Reason::Time3164 => "RFC 3164 timestamp invalid".into(),
+            Reason::NoHeader => "neither an RFC 5424 nor an RFC 3164 header after the priority".into(),
+        }
+    }
+}
+
+/// A syslog message read: its header's fields and its text, borrowed from the message.
+#[derive(Debug)]
+pub struct Header<'a> {
+    pub pri: i64,
+    /// RFC 5424 (`log.syslog.version` 1); RFC 3164 otherwise.
+    pub rfc5424: bool,
+    pub time_ns: Option<i64>,
+    pub hostname: Option<&'a [u8]>,
+    pub appname: Option<&'a [u8]>,
+    pub procid: Option<&'a [u8]>,
+    pub msgid: Option<&'a [u8]>,
+    /// The structured data's elements as orjson writes them.
+    pub structured_data: Option<String>,
+    pub message: &'a [u8],
+}
+
+impl Header<'_> {
+    fn named(&self) -> [(&'static str, Option<&[u8]>); 4] {
+        [("log.syslog.hostname", self.hostname), ("log.syslog.appname", self.appname),
+         ("log.syslog.procid", self.procid), ("log.syslog.msgid", self.msgid)]
+    }
+
+    /// The attrs, in the reference's order (its dict's insertion order).
+    pub fn attrs(&self) -> Fields {
+        let mut a = pri_attrs(self.pri);
+        if self.rfc5424 {
+            a.set("log.syslog.version", Value::Int(1));
+        }
+        for (key, value) in self.named() {
+            if let Some(v) = value {
+                a.set(key, Value::Str(lossy(v)));
+            }
+        }
+        if let Some(sd) = &self.structured_data {
+            a.set("log.syslog.structured_data", Value::Str(sd.clone()));
+        }
+        a
+    }
+
+    /// The attrs as the JSON object orjson writes for them.
+    pub fn write_attrs(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&PRI_JSON[self.pri as usize]);
+        if self.rfc5424 {
+            out.extend_from_slice(br#","log.syslog.version":1"#);
+        }
+        for (key, value) in self.named() {
+            if let Some(v) = value {
+                out.push(b',');
+                dumps_str(out, key);
+                out.push(b':');
+                dumps_str(out, &String::from_utf8_lossy(v));
+            }
+        }
+        if let Some(sd) = &self.structured_data {
+            out.extend_from_slice(br#","log.syslog.structured_data":"#);
+            dumps_str(out, sd);
+        }
+        out.push(b'}');
+    }
+}
+
 fn lossy(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).into_owned()
 }
@@ -75,6 +170,20 @@ fn pri_attrs(pri: i64) -> Fields {
     a.set("log.syslog.severity.name", Value::Str(SEVERITIES[severity as usize].into()));
     a
 }
+
+/// Per priority, the start of its attrs object (`{"log.syslog.priority":13,...,"log.syslog.severity.name":"notice"`),
+/// written once: every message repeats one of these.
+static PRI_JSON: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    (0..192).map(|pri: usize| {
+        let (facility, severity) = (pri / 8, pri % 8);
+        let mut out = format!(r#"{{"log.syslog.priority":{pri},"log.syslog.facility.code":{facility},"log.syslog.facility.name":"#)
+            .into_bytes();
+        dumps_str(&mut out, FACILITIES[facility]);
+        out.extend_from_slice(format!(r#","log.syslog.severity.code":{severity},"log.syslog.severity.name":"#).as_bytes());
+        dumps_str(&mut out, SEVERITIES[severity]);
+        out
+    }).collect()
+});
 
 fn sd_unescape(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len());
@@ -122,44 +231,44 @@ fn structured_data(raw: &[u8]) -> Option<(Elements, &[u8])> {
 
 /// orjson's encoding of the elements (a JSON object of objects of strings, in insertion order).
 fn dumps(elements: &Elements) -> String {
-    let s = |x: &str| serde_json::to_string(x).unwrap_or_default();
-    let mut out = String::from("{");
+    let mut out = vec![b'{'];
     for (i, (id, params)) in elements.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(&s(id));
-        out.push_str(":{");
+        dumps_str(&mut out, id);
+        out.extend_from_slice(b":{");
         for (j, (k, v)) in params.iter().enumerate() {
             if j > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str(&s(k));
-            out.push(':');
-            out.push_str(&s(v));
+            dumps_str(&mut out, k);
+            out.push(b':');
+            dumps_str(&mut out, v);
         }
-        out.push('}');
+        out.push(b'}');
     }
-    out.push('}');
-    out
+    out.push(b'}');
+    String::from_utf8(out).expect("JSON of strs is UTF-8")
 }
 
-const KEYS_5424: [&str; 4] = ["log.syslog.hostname", "log.syslog.appname", "log.syslog.procid", "log.syslog.msgid"];
+type Read<'a> = Result<Result<Header<'a>, Reason<'a>>, Delegate>;
 
-fn parse_5424(pri: i64, rest: &[u8]) -> Result<Result<Parsed, Malformed>, Delegate> {
-    let Some(m) = P.head_5424.captures(rest) else { return Ok(Err(Malformed)) };
-    if &m[1] != b"1" {
-        return Ok(Err(Malformed));
+fn parse_5424(pri: i64, rest: &[u8]) -> Read<'_> {
+    let Some(m) = P.head_5424.captures(rest) else { return Ok(Err(Reason::Incomplete5424)) };
+    let version = m.get(1).map_or(&b""[..], |x| x.as_bytes());
+    if version != b"1" {
+        return Ok(Err(Reason::Version(version)));
     }
     let mut time_ns = None;
     if &m[2] != b"-" {
         time_ns = rfc3339_ns(&ascii(&m[2]))?;
         if time_ns.is_none() {
-            return Ok(Err(Malformed));
+            return Ok(Err(Reason::Time5424));
         }
     }
     let Some((elements, mut msg)) = structured_data(&rest[m.get(0).map_or(0, |x| x.end())..]) else {
-        return Ok(Err(Malformed));
+        return Ok(Err(Reason::StructuredData));
     };
     if msg.starts_with(b" ") {
         msg = &msg[1..];
@@ -167,17 +276,18 @@ fn parse_5424(pri: i64, rest: &[u8]) -> Result<Result<Parsed, Malformed>, Delega
     if msg.starts_with(b"\xef\xbb\xbf") {
         msg = &msg[3..];
     }
-    let mut attrs = pri_attrs(pri);
-    attrs.set("log.syslog.version", Value::Int(1));
-    for (key, i) in KEYS_5424.iter().zip(3..=6) {
-        if &m[i] != b"-" {
-            attrs.set(key, Value::Str(lossy(&m[i])));
-        }
-    }
-    if !elements.is_empty() {
-        attrs.set("log.syslog.structured_data", Value::Str(dumps(&elements)));
-    }
-    Ok(Ok(Parsed { time_ns, message: lossy(msg), attrs }))
+    let field = |i: usize| m.get(i).map(|x| x.as_bytes()).filter(|v| *v != b"-");
+    Ok(Ok(Header {
+        pri,
+        rfc5424: true,
+        time_ns,
+        hostname: field(3),
+        appname: field(4),
+        procid: field(5),
+        msgid: field(6),
+        structured_data: (!elements.is_empty()).then(|| dumps(&elements)),
+        message: msg,
+    }))
 }
 
 fn time_3164(m: &regex::bytes::Captures<'_>, now_ns: i64) -> Result<Option<i64>, Delegate> {
@@ -196,20 +306,21 @@ fn time_3164(m: &regex::bytes::Captures<'_>, now_ns: i64) -> Result<Option<i64>,
     Ok(Some(ns))
 }
 
-fn parse_3164(pri: i64, mut rest: &[u8], now_ns: i64) -> Result<Result<Parsed, Malformed>, Delegate> {
+fn parse_3164(pri: i64, mut rest: &[u8], now_ns: i64) -> Read<'_> {
     let time_ns;
     if let Some(m) = P.ts_3164.captures(rest) {
         time_ns = time_3164(&m, now_ns)?;
         if time_ns.is_none() {
-            return Ok(Err(Malformed));
+            return Ok(Err(Reason::Time3164));
         }
         rest = &rest[m.get(0).map_or(0, |x| x.end())..];
     } else {
-        let Some(iso) = P.iso_ts.captures(rest) else { return Ok(Err(Malformed)) };
+        let Some(iso) = P.iso_ts.captures(rest) else { return Ok(Err(Reason::NoHeader)) };
         time_ns = rfc3339_ns(&ascii(&iso[1]))?;
         rest = &rest[iso.get(0).map_or(0, |x| x.end())..];
     }
-    let mut attrs = pri_attrs(pri);
+    let mut header = Header { pri, rfc5424: false, time_ns, hostname: None, appname: None, procid: None, msgid: None,
+                              structured_data: None, message: b"" };
     let mut tag = P.tag.captures(rest);
     let tag_ok = tag.as_ref().is_some_and(|t| {
         let e = t.get(1).map_or(0, |x| x.end());
@@ -218,7 +329,7 @@ fn parse_3164(pri: i64, mut rest: &[u8], now_ns: i64) -> Result<Result<Parsed, M
     if !tag_ok {
         match rest.iter().position(|&b| b == b' ') {
             Some(sp) if sp > 0 => {
-                attrs.set("log.syslog.hostname", Value::Str(lossy(&rest[..sp])));
+                header.hostname = Some(&rest[..sp]);
                 rest = &rest[sp + 1..];
                 tag = P.tag_after_host.captures(rest);
             }
@@ -226,29 +337,187 @@ fn parse_3164(pri: i64, mut rest: &[u8], now_ns: i64) -> Result<Result<Parsed, M
         }
     }
     if let Some(t) = tag {
-        attrs.set("log.syslog.appname", Value::Str(lossy(&t[1])));
-        if let Some(pid) = t.get(2) {
-            attrs.set("log.syslog.procid", Value::Str(lossy(pid.as_bytes())));
-        }
+        header.appname = t.get(1).map(|x| x.as_bytes());
+        header.procid = t.get(2).map(|x| x.as_bytes()).filter(|p| !p.is_empty());
         rest = &rest[t.get(0).map_or(0, |x| x.end())..];
     }
-    Ok(Ok(Parsed { time_ns, message: lossy(rest), attrs }))
+    header.message = rest;
+    Ok(Ok(header))
 }
 
-/// Parse one syslog message (without its framing).
-pub fn parse(mut raw: &[u8], now_ns: i64) -> Result<Result<Parsed, Malformed>, Delegate> {
+/// The message without the newlines, carriage returns and NULs senders leave at its end.
+pub fn trim(mut raw: &[u8]) -> &[u8] {
     while let Some((b'\n' | b'\r' | b'\0', head)) = raw.split_last() {
         raw = head;
     }
-    let Some(m) = P.pri.captures(raw) else { return Ok(Err(Malformed)) };
+    raw
+}
+
+/// Read one syslog message (without its framing): its header, or why it is not syslog.
+pub fn header(raw: &[u8], now_ns: i64) -> Read<'_> {
+    let raw = trim(raw);
+    let Some(m) = P.pri.captures(raw) else { return Ok(Err(Reason::NoPri)) };
     let pri = ascii_int(&m[1]);
     if pri > 191 {
-        return Ok(Err(Malformed));
+        return Ok(Err(Reason::Priority(pri)));
     }
     let rest = &raw[m.get(0).map_or(0, |x| x.end())..];
     if rest.first().is_some_and(u8::is_ascii_digit) && rest.get(1) == Some(&b' ') {
         parse_5424(pri, rest)
     } else {
         parse_3164(pri, rest, now_ns)
+    }
+}
+
+/// Parse one syslog message (without its framing).
+pub fn parse(raw: &[u8], now_ns: i64) -> Result<Result<Parsed, Malformed>, Delegate> {
+    Ok(match header(raw, now_ns)? {
+        Ok(h) => Ok(Parsed { time_ns: h.time_ns, message: lossy(h.message), attrs: h.attrs() }),
+        Err(_) => Err(Malformed),
+    })
+}
+
+// -- the collector: `SyslogListener.drain` -------------------------------------------------------------------------
+
+/// One message as a listener received it; `peer` indexes the drain's sources.
+pub struct Received<'a> {
+    pub raw: &'a [u8],
+    pub peer: usize,
+    pub recv_ns: i64,
+    /// Cut at `max_message_bytes` by the listener.
+    pub truncated: bool,
+}
+
+/// What the core made of one message: read, or left to the Python reference (a `Delegate`, or a panic here).
+pub enum Outcome<'a> {
+    Read(Result<Header<'a>, Reason<'a>>),
+    Delegated,
+}
+
+/// Read one message for the collector; a panic becomes a message the reference reads.
+pub fn read(raw: &[u8], now_ns: i64) -> Outcome<'_> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| header(raw, now_ns))) {
+        Ok(Ok(read)) => Outcome::Read(read),
+        Ok(Err(_)) | Err(_) => Outcome::Delegated,
+    }
+}
+
+/// The Python reference's `Parsed` for a message the core delegated, its attrs already as orjson's JSON object (empty
+/// when there are none).
+#[derive(Debug, Default)]
+pub struct Fallback {
+    pub time_ns: Option<i64>,
+    pub message: String,
+    pub flags: Vec<String>,
+    pub attrs: Vec<u8>,
+}
+
+const FLAG_MALFORMED: &str = "malformed";
+const FLAG_INVALID_UTF8: &str = "invalid_utf8";
+
+/// Per source (in the order of `prefixes`), its entries of the drained messages, as `SyslogListener.drain` makes
+/// them: `seq` counts every message from `seq`, whatever its source; `fallbacks` holds the reference's answer for each
+/// delegated message.
+pub fn entries<'a>(msgs: &[Received<'a>], outcomes: Vec<Outcome<'a>>, fallbacks: Vec<Option<Fallback>>, seq: i64,
+                   sources: usize) -> Vec<Entries<'a>> {
+    let mut out: Vec<Entries<'a>> = (0..sources).map(|_| Entries::default()).collect();
+    for (i, ((m, outcome), fallback)) in msgs.iter().zip(outcomes).zip(fallbacks).enumerate() {
+        let batch = &mut out[m.peer];
+        let mut flags: Vec<Cow<'static, str>> = Vec::new();
+        if m.truncated {
+            flags.push(Cow::Borrowed(FLAG_TRUNCATED));
+        }
+        let at = batch.attrs.len();
+        let (time_ns, message) = match (outcome, fallback) {
+            (Outcome::Read(Ok(h)), _) => {
+                let message = String::from_utf8_lossy(h.message);
+                if matches!(message, Cow::Owned(_)) {
+                    flags.push(Cow::Borrowed(FLAG_INVALID_UTF8));
+                }
+                h.write_attrs(&mut batch.attrs);
+                (h.time_ns, message)
+            }
+            (Outcome::Read(Err(reason)), _) => {
+                let message = String::from_utf8_lossy(trim(m.raw));
+                flags.push(Cow::Borrowed(FLAG_MALFORMED));
+                if matches!(message, Cow::Owned(_)) {
+                    flags.push(Cow::Borrowed(FLAG_INVALID_UTF8));
+                }
+                batch.attrs.extend_from_slice(br#"{"error.message":"#);
+                dumps_str(&mut batch.attrs, &format!("unparsed syslog message: {}", reason.text()));
+                batch.attrs.push(b'}');
+                (None, message)
+            }
+            (Outcome::Delegated, fallback) => {
+                let f = fallback.unwrap_or_default();
+                flags.extend(f.flags.into_iter().map(Cow::Owned));
+                batch.attrs.extend_from_slice(&f.attrs);
+                (f.time_ns, Cow::Owned(f.message))
+            }
+        };
+        batch.list.push(Entry {
+            seq: seq + i as i64,
+            // `p.time_ns or recv_ns`: a time of 0 (the epoch itself) is taken as none, as Python's `or` does.
+            time_ns: time_ns.filter(|t| *t != 0).unwrap_or(m.recv_ns),
+            message,
+            flags,
+            attrs: at..batch.attrs.len(),
+        });
+    }
+    out
+}
+
+/// `SyslogListener.drain` after the parse: per source (in the order of `prefixes`, each its records' prefix) the
+/// records `Output.ship` sends for its entries, and the flags counted as `Output.ship` counts them.
+pub fn drain<'a>(msgs: &[Received<'a>], outcomes: Vec<Outcome<'a>>, fallbacks: Vec<Option<Fallback>>, seq: i64,
+                 prefixes: &[Vec<u8>], limits: &Limits) -> (Vec<Records>, Vec<(Cow<'static, str>, u64)>) {
+    let mut flagged = Vec::new();
+    let records = entries(msgs, outcomes, fallbacks, seq, prefixes.len()).iter().zip(prefixes)
+        .map(|(batch, prefix)| {
+            count_flags(batch, &mut flagged);
+            records(prefix, batch, limits)
+        })
+        .collect();
+    (records, flagged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_messages_say_why_in_the_references_words() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"plain", "no <PRI> at the start"),
+            (b"<192>x", "priority 192 out of range"),
+            (b"<13>1 x", "RFC 5424 header incomplete"),
+            (b"<13>2 - - - - - -", "unsupported RFC 5424 version 2"),
+            (b"<13>1 yesterday h a p m -", "RFC 5424 timestamp is not RFC 3339"),
+            (b"<13>1 - h a p m [x", "RFC 5424 structured data malformed"),
+            (b"<13>hello", "neither an RFC 5424 nor an RFC 3164 header after the priority"),
+        ];
+        for (raw, why) in cases {
+            match header(raw, 0) {
+                Ok(Err(reason)) => assert_eq!(reason.text(), why),
+                _ => panic!("{raw:?} read as syslog"),
+            }
+        }
+    }
+
+    #[test]
+    fn attrs_json_is_the_fields_in_order() {
+        let raw = b"<165>1 2003-10-11T22:14:15.003Z host app 12 ID7 [a b=\"1\"] hi";
+        let Ok(Ok(h)) = header(raw, 0) else { panic!("not read") };
+        let mut json = Vec::new();
+        h.write_attrs(&mut json);
+        let keys: Vec<String> = h.attrs().0.into_iter().map(|(k, _)| k).collect();
+        let text = String::from_utf8(json).unwrap();
+        let mut at = 0;
+        for k in keys {
+            let found = text[at..].find(&format!("\"{k}\":")).expect(&k);
+            at += found;
+        }
+        assert!(text.starts_with(r#"{"log.syslog.priority":165,"log.syslog.facility.code":20,"#), "{text}");
+        assert!(text.ends_with(r#","log.syslog.structured_data":"{\"a\":{\"b\":\"1\"}}"}"#), "{text}");
     }
 }
