@@ -8,6 +8,11 @@ Syslog cannot be replayed, so entries get identities unique to this run of the c
 the listener, the sender's address and the time the collector started, and the sequence is one counter per listener,
 so forgetting a sender (the table of senders is bounded) never gives two entries the same identity.
 
+The work per message runs on the compiled core unless ``LOGJET_CORE=python`` (``core.py``): TCP streams are framed
+by its ``Framer``, and each drain is one call that parses the batch, makes its entries and encodes their wire
+records, which ``Output.ship_records`` sends; the Python path (``framing.Framer``, ``logjet.formats.syslog.parse``,
+``Output.ship``) gives the same records.
+
 Load cannot take a TCP listener from its real senders: each sender address has at most
 ``max_connections_per_source`` connections; a connection silent for ``idle_timeout_s`` is closed (a TLS handshake
 counts as silence, and must also end within ``tls_handshake_timeout_s`` in all); and when ``max_connections`` are
@@ -30,7 +35,8 @@ from dataclasses import dataclass, field
 
 from collectors.metrics import CollectorMetrics
 from collectors.output import Output
-from collectors.syslog.framing import Framer
+from collectors.syslog import framing
+from collectors.syslog.core import native
 from logjet.config import CollectorSettings, SyslogInputSettings
 from logjet.errors import ConfigError
 from logjet.formats.syslog import parse
@@ -42,6 +48,7 @@ log = logging.getLogger("logjet.collector.syslog")
 
 # (raw message, sender ip, receive time, truncated)
 Received = tuple[bytes, str, int, bool]
+Framer = native.Framer if native is not None else framing.Framer
 DRAIN_MAX = 20000
 # A connection must have been silent this long to be replaced by a new one: busy senders are never churned.
 EVICT_MIN_IDLE_S = 1.0
@@ -375,6 +382,20 @@ class SyslogListener:
         self.metrics.queue_depth.labels(self.name).set(self.queued)
         if not items:
             return 0
+        if native is None:
+            self._ship_python(items, output)
+        else:
+            cs = self.cs
+            records, flagged, nbytes = native.syslog_drain(items, self._seq, self._source, cs.batch_max_entries,
+                                                           cs.batch_max_bytes, cs.record_max_bytes)
+            self._seq += len(items)
+            self.metrics.lines_read.labels(self.name).inc(len(items))
+            self.metrics.bytes_read.labels(self.name).inc(nbytes)
+            output.ship_records(self.name, records, flagged)
+        return len(items)
+
+    def _ship_python(self, items: list[Received], output: Output) -> None:
+        """The reference of ``native.syslog_drain``: parse each message, make its entry, ship each sender's."""
         by_peer: dict[str, list[Entry]] = {}
         nbytes = 0
         seq = self._seq
@@ -389,7 +410,6 @@ class SyslogListener:
         self.metrics.bytes_read.labels(self.name).inc(nbytes)
         for peer, entries in by_peer.items():
             output.ship(self.name, self._source(peer), entries)
-        return len(items)
 
     def stop(self) -> None:
         """Stop receiving; what is queued stays for the last drains."""
