@@ -8,9 +8,10 @@ Syslog cannot be replayed, so entries get identities unique to this run of the c
 the listener, the sender's address and the time the collector started, and the sequence is one counter per listener,
 so forgetting a sender (the table of senders is bounded) never gives two entries the same identity.
 
-The work per message runs on the compiled core unless ``LOGJET_CORE=python`` (``core.py``): TCP streams are framed
-by its ``Framer``, and each drain is one call that parses the batch, makes its entries and encodes their wire
-records, which ``Output.ship_records`` sends; the Python path (``framing.Framer``, ``logjet.formats.syslog.parse``,
+The work per message runs on the compiled core unless ``LOGJET_CORE=python`` (``core.py``): UDP datagrams are
+received by its ``UdpReceiver`` (many per call, the GIL released while it waits), TCP streams are framed by its
+``Framer``, and each drain is one call that parses the batch, makes its entries and encodes their wire records, which
+``Output.ship_records`` sends; the Python path (``recvfrom``, ``framing.Framer``, ``logjet.formats.syslog.parse``,
 ``Output.ship``) gives the same records.
 
 Load cannot take a TCP listener from its real senders: each sender address has at most
@@ -32,6 +33,7 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from collectors.metrics import CollectorMetrics
 from collectors.output import Output
@@ -50,6 +52,8 @@ log = logging.getLogger("logjet.collector.syslog")
 Received = tuple[bytes, str, int, bool]
 Framer = native.Framer if native is not None else framing.Framer
 DRAIN_MAX = 20000
+# Datagrams the compiled core receives per call at most.
+UDP_BATCH = 1024
 # A connection must have been silent this long to be replaced by a new one: busy senders are never churned.
 EVICT_MIN_IDLE_S = 1.0
 POLL_S = 0.5
@@ -205,6 +209,9 @@ class SyslogListener:
     def _serve_udp(self) -> None:
         limit = self.settings.max_message_bytes
         dropped = self.metrics.entries_dropped.labels(self.name, "queue_full")
+        if native is not None:
+            self._serve_udp_native(dropped)
+            return
         while not self._stop.is_set():
             try:
                 data, addr = self.sock.recvfrom(65536)
@@ -219,6 +226,24 @@ class SyslogListener:
                 continue
             cut = len(data) > limit
             self._udp.append((data[:limit] if cut else data, addr[0], time.time_ns(), cut))
+
+    def _serve_udp_native(self, dropped: Any) -> None:
+        """``_serve_udp`` with the receiving in the core: many datagrams per call, the GIL released while it waits."""
+        receiver = native.UdpReceiver(self.sock.fileno(), self.settings.max_message_bytes, POLL_S)
+        queue, queue_max = self._udp, self.settings.queue_max
+        try:
+            while not self._stop.is_set():
+                items = receiver.recv(UDP_BATCH)
+                room = queue_max - len(queue)
+                if len(items) > room:
+                    dropped.inc(len(items) - max(room, 0))
+                    items = items[:max(room, 0)]
+                queue.extend(items)
+        except OSError:
+            if not self._stop.is_set():
+                raise
+        finally:
+            del receiver  # its duplicate of the socket: the port is free once the listener closes its own
 
     def _serve_tcp(self) -> None:
         refused = self.metrics.entries_dropped.labels(self.name, "connection_refused")

@@ -9,8 +9,8 @@
 //! back whole to the Python path. The Python module `_core` (`python`) is private; `processor.transform`,
 //! `processor.parsers` and `processor.patterns` call it.
 //!
-//! The collector's syslog listener (`collectors/syslog/server.py`) uses the same core: `framing` splits its TCP
-//! streams, `syslog::drain` reads what it received (the same RFC 3164/5424 parse) and `output` makes the wire records
+//! The collector's syslog listener (`collectors/syslog/server.py`) uses the same core: `server` receives its UDP
+//! datagrams, `framing` splits its TCP streams, `syslog::drain` reads what it received (the same RFC 3164/5424 parse) and `output` makes the wire records
 //! (`collectors/output.py`), held to the Python path by tests/unit/test_syslog_core.py.
 
 #[global_allocator]
@@ -22,6 +22,7 @@ pub mod output;
 pub mod parsers;
 pub mod patterns;
 mod pyre;
+pub mod server;
 pub mod syslog;
 pub mod timeparse;
 pub mod transform;

@@ -22,7 +22,8 @@ pub struct Limits {
     pub record_max_bytes: usize,
 }
 
-/// `logjet.wire.Entry`; its attrs object is written once into `Entries::attrs` (empty range: no attrs).
+/// `logjet.wire.Entry`; its attrs object is written once, elsewhere (`attrs` ranges a buffer of attrs objects; an
+/// empty range: no attrs).
 #[derive(Debug)]
 pub struct Entry<'a> {
     pub seq: i64,
@@ -30,13 +31,6 @@ pub struct Entry<'a> {
     pub message: Cow<'a, str>,
     pub flags: Vec<Cow<'static, str>>,
     pub attrs: Range<usize>,
-}
-
-/// The entries of one source, in order, and their attrs objects as JSON, back to back.
-#[derive(Debug, Default)]
-pub struct Entries<'a> {
-    pub list: Vec<Entry<'a>>,
-    pub attrs: Vec<u8>,
 }
 
 /// `{"v":1,"source":{...},"entries":[`: what every record of the source starts with (`Source.to_json`).
@@ -114,30 +108,23 @@ pub struct Record {
     pub body: Body,
 }
 
-/// The records of one source: `Body::Run` ranges index `encoded`.
-#[derive(Debug, Default)]
-pub struct Records {
-    pub encoded: Vec<u8>,
-    pub list: Vec<Record>,
-}
-
-impl Records {
-    /// Bytes of the record's value.
-    pub fn len(&self, prefix: &[u8], r: &Record) -> usize {
-        match &r.body {
+impl Record {
+    /// Bytes of the value (`encoded`: the buffer `records` encoded the entries into).
+    pub fn len(&self, prefix: &[u8]) -> usize {
+        match &self.body {
             Body::Run(range) => prefix.len() + range.len() + SUFFIX.len(),
             Body::Own(v) => v.len(),
         }
     }
 
-    /// Write the record's value into `out` (exactly `len` bytes).
-    pub fn write(&self, prefix: &[u8], r: &Record, out: &mut [u8]) {
-        match &r.body {
+    /// Write the value into `out` (exactly `len` bytes).
+    pub fn write(&self, prefix: &[u8], encoded: &[u8], out: &mut [u8]) {
+        match &self.body {
             Body::Run(range) => {
                 let (head, rest) = out.split_at_mut(prefix.len());
                 head.copy_from_slice(prefix);
                 let (mid, tail) = rest.split_at_mut(range.len());
-                mid.copy_from_slice(&self.encoded[range.clone()]);
+                mid.copy_from_slice(&encoded[range.clone()]);
                 tail.copy_from_slice(SUFFIX);
             }
             Body::Own(v) => out.copy_from_slice(v),
@@ -145,18 +132,18 @@ impl Records {
     }
 }
 
-/// The records `Output.ship` sends for `entries` of the source whose records start with `prefix`.
-pub fn records(prefix: &[u8], entries: &Entries<'_>, limits: &Limits) -> Records {
-    let list = &entries.list;
-    let mut encoded = Vec::with_capacity(list.iter().map(|e| e.message.len() + 48).sum::<usize>()
-        + entries.attrs.len());
+/// The records `Output.ship` sends for `entries` of the source whose records start with `prefix`, added to `out`;
+/// the entries are encoded at the end of `encoded` (a buffer reused from call to call: fresh memory costs a page
+/// fault per page), which the records' runs index. `attrs` holds the entries' attrs objects.
+pub fn records(prefix: &[u8], entries: &[Entry<'_>], attrs: &[u8], limits: &Limits, encoded: &mut Vec<u8>,
+               out: &mut Vec<Record>) {
     // spans[i]: entry i's bytes in `encoded` (a comma follows each).
-    let mut spans = Vec::with_capacity(list.len());
+    let mut spans = Vec::with_capacity(entries.len());
     let mut chunks = Vec::new();
     let (mut start, mut size) = (0usize, 0usize);
-    for (i, e) in list.iter().enumerate() {
+    for (i, e) in entries.iter().enumerate() {
         let at = encoded.len();
-        encode(&mut encoded, e, &e.message, &e.flags, &entries.attrs[e.attrs.clone()]);
+        encode(encoded, e, &e.message, &e.flags, &attrs[e.attrs.clone()]);
         spans.push(at..encoded.len());
         encoded.push(b',');
         let n = chars(&e.message);
@@ -167,14 +154,12 @@ pub fn records(prefix: &[u8], entries: &Entries<'_>, limits: &Limits) -> Records
         }
         size += n;
     }
-    if start < list.len() {
-        chunks.push(start..list.len());
+    if start < entries.len() {
+        chunks.push(start..entries.len());
     }
-    let mut out = Records { encoded, list: Vec::new() };
     for chunk in chunks {
-        fit(prefix, entries, &spans, chunk, limits.record_max_bytes, &mut out.list);
+        fit(prefix, entries, attrs, &spans, chunk, limits.record_max_bytes, out);
     }
-    out
 }
 
 /// `len(str)`: code points.
@@ -183,7 +168,7 @@ fn chars(s: &str) -> usize {
 }
 
 /// `Output._fit`: the run as one record if it fits, else its halves, down to one entry, which is cut to fit.
-fn fit(prefix: &[u8], entries: &Entries<'_>, spans: &[Range<usize>], run: Range<usize>, limit: usize,
+fn fit(prefix: &[u8], entries: &[Entry<'_>], attrs: &[u8], spans: &[Range<usize>], run: Range<usize>, limit: usize,
        out: &mut Vec<Record>) {
     let bytes = spans[run.start].start..spans[run.end - 1].end;
     let size = prefix.len() + bytes.len() + SUFFIX.len();
@@ -191,18 +176,17 @@ fn fit(prefix: &[u8], entries: &Entries<'_>, spans: &[Range<usize>], run: Range<
         out.push(Record { entries: run.len(), body: Body::Run(bytes) });
     } else if run.len() > 1 {
         let half = run.start + run.len() / 2;
-        fit(prefix, entries, spans, run.start..half, limit, out);
-        fit(prefix, entries, spans, half..run.end, limit, out);
+        fit(prefix, entries, attrs, spans, run.start..half, limit, out);
+        fit(prefix, entries, attrs, spans, half..run.end, limit, out);
     } else {
-        out.push(Record { entries: 1, body: Body::Own(cut_to_fit(prefix, entries, run.start, size, limit)) });
+        let e = &entries[run.start];
+        out.push(Record { entries: 1, body: Body::Own(cut_to_fit(prefix, e, &attrs[e.attrs.clone()], size, limit)) });
     }
 }
 
 /// One entry alone too large: its message cut in proportion, then by tenths until the record fits (or is empty),
 /// flagged truncated.
-fn cut_to_fit(prefix: &[u8], entries: &Entries<'_>, index: usize, size: usize, limit: usize) -> Vec<u8> {
-    let e = &entries.list[index];
-    let attrs = &entries.attrs[e.attrs.clone()];
+fn cut_to_fit(prefix: &[u8], e: &Entry<'_>, attrs: &[u8], size: usize, limit: usize) -> Vec<u8> {
     let mut flags = e.flags.clone();
     if !flags.iter().any(|f| f == FLAG_TRUNCATED) {
         flags.insert(0, Cow::Borrowed(FLAG_TRUNCATED));
@@ -233,9 +217,12 @@ fn head(s: &str, n: i128) -> &str {
     }
 }
 
+/// Entries per flag (`entries_flagged`).
+pub type Flagged = Vec<(Cow<'static, str>, u64)>;
+
 /// `entries_flagged` per flag, as `Output.ship` counts them (before any cut).
-pub fn count_flags(entries: &Entries<'_>, counts: &mut Vec<(Cow<'static, str>, u64)>) {
-    for e in &entries.list {
+pub fn count_flags(entries: &[Entry<'_>], counts: &mut Flagged) {
+    for e in entries {
         for f in &e.flags {
             match counts.iter_mut().find(|(k, _)| k == f) {
                 Some(slot) => slot.1 += 1,
@@ -249,56 +236,53 @@ pub fn count_flags(entries: &Entries<'_>, counts: &mut Vec<(Cow<'static, str>, u
 mod tests {
     use super::*;
 
-    fn value(records: &Records, prefix: &[u8], r: &Record) -> Vec<u8> {
-        let mut out = vec![0; records.len(prefix, r)];
-        records.write(prefix, r, &mut out);
-        out
+    fn entries(messages: &[&'static str]) -> Vec<Entry<'static>> {
+        messages.iter().enumerate()
+            .map(|(i, m)| Entry { seq: i as i64, time_ns: 5, message: Cow::Borrowed(m), flags: vec![], attrs: 0..0 })
+            .collect()
     }
 
-    fn entries(messages: &[&'static str]) -> Entries<'static> {
-        Entries {
-            list: messages.iter().enumerate()
-                .map(|(i, m)| Entry { seq: i as i64, time_ns: 5, message: Cow::Borrowed(m), flags: vec![], attrs: 0..0 })
-                .collect(),
-            attrs: Vec::new(),
-        }
+    fn run(prefix: &[u8], e: &[Entry<'_>], attrs: &[u8], limits: &Limits) -> Vec<(usize, Vec<u8>)> {
+        let (mut encoded, mut out) = (b"left from before".to_vec(), Vec::new());
+        records(prefix, e, attrs, limits, &mut encoded, &mut out);
+        out.iter().map(|r| {
+            let mut v = vec![0; r.len(prefix)];
+            r.write(prefix, &encoded, &mut v);
+            (r.entries, v)
+        }).collect()
     }
+
+    const LIMITS: Limits = Limits { max_entries: 10, max_bytes: 1 << 20, record_max_bytes: 65536 };
 
     #[test]
     fn a_record_is_orjsons_bytes() {
         let prefix = source_prefix("s:1", "syslog", "h", "c", None, &[("source.ip".into(), "1.2.3.4".into())]);
         let mut e = entries(&["a \"q\"\n", "b"]);
-        e.attrs.extend_from_slice(br#"{"k":1}"#);
-        e.list[1].attrs = 0..7;
-        e.list[0].flags.push(Cow::Borrowed("malformed"));
-        let limits = Limits { max_entries: 10, max_bytes: 100, record_max_bytes: 65536 };
-        let r = records(&prefix, &e, &limits);
-        assert_eq!(r.list.len(), 1);
+        e[1].attrs = 0..7;
+        e[0].flags.push(Cow::Borrowed("malformed"));
+        let r = run(&prefix, &e, br#"{"k":1}"#, &LIMITS);
+        assert_eq!(r.len(), 1);
         let want = r#"{"v":1,"source":{"id":"s:1","kind":"syslog","host":"h","collector":"c","tags":{"source.ip":"1.2.3.4"}},"entries":[[0,5,"a \"q\"\n",["malformed"]],[1,5,"b",[],{"k":1}]]}"#;
-        assert_eq!(String::from_utf8(value(&r, &prefix, &r.list[0])).unwrap(), want);
+        assert_eq!(String::from_utf8(r[0].1.clone()).unwrap(), want);
     }
 
     #[test]
     fn runs_split_by_count_and_code_points() {
         let prefix = source_prefix("s", "syslog", "", "", None, &[]);
-        let e = entries(&["éé", "é", "x", "y", "z"]);
         let limits = Limits { max_entries: 2, max_bytes: 3, record_max_bytes: 65536 };
-        let r = records(&prefix, &e, &limits);
+        let r = run(&prefix, &entries(&["éé", "é", "x", "y", "z"]), b"", &limits);
         // "éé" and "é" are 3 code points together (6 bytes): one record, as `len(str)` counts them.
-        assert_eq!(r.list.iter().map(|r| r.entries).collect::<Vec<_>>(), vec![2, 2, 1]);
+        assert_eq!(r.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![2, 2, 1]);
     }
 
     #[test]
     fn an_entry_too_large_alone_is_cut_and_flagged() {
         let prefix = source_prefix("s", "syslog", "", "", None, &[]);
         let big: &'static str = Box::leak("\"".repeat(40_000).into_boxed_str());
-        let e = entries(&[big, "small"]);
-        let limits = Limits { max_entries: 10, max_bytes: 1 << 20, record_max_bytes: 65536 };
-        let r = records(&prefix, &e, &limits);
-        assert_eq!(r.list.len(), 2);
-        let first = value(&r, &prefix, &r.list[0]);
-        assert!(first.len() <= 65536);
-        assert!(String::from_utf8(first).unwrap().contains(r#"["truncated"]"#));
+        let r = run(&prefix, &entries(&[big, "small"]), b"", &LIMITS);
+        assert_eq!(r.len(), 2);
+        assert!(r[0].1.len() <= 65536);
+        assert!(String::from_utf8(r[0].1.clone()).unwrap().contains(r#"["truncated"]"#));
     }
 
     #[test]

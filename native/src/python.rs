@@ -328,6 +328,11 @@ fn fallback(parse: &Bound<'_, PyAny>, raw: &Bound<'_, PyBytes>, recv_ns: i64) ->
     })
 }
 
+thread_local! {
+    // The last syslog drain's buffers, kept for the next drain of the same thread.
+    static SYSLOG_SCRATCH: std::cell::RefCell<crate::syslog::Scratch> = std::cell::RefCell::new(Default::default());
+}
+
 /// syslog_drain(items, seq, source_of, batch_max_entries, batch_max_bytes, record_max_bytes, /)
 /// -> (records, flagged, nbytes)
 ///
@@ -388,22 +393,62 @@ fn syslog_drain<'py>(py: Python<'py>, items: &Bound<'py, PyList>, seq: i64, sour
     }
     let prefixes: Vec<Vec<u8>> = sources.iter().map(|(prefix, _)| prefix.clone()).collect();
     let limits = crate::output::Limits { max_entries: batch_max_entries, max_bytes: batch_max_bytes, record_max_bytes };
-    let (per_source, flagged) = without_gil(py, n, || {
-        crate::syslog::drain(&msgs, outcomes, fallbacks, seq, &prefixes, &limits)
+    let mut scratch = SYSLOG_SCRATCH.with_borrow_mut(std::mem::take);
+    let (made, flagged) = without_gil(py, n, || {
+        crate::syslog::drain(&msgs, outcomes, fallbacks, seq, &prefixes, &limits, &mut scratch)
     });
     let records = PyList::empty(py);
-    for ((prefix, key), recs) in sources.iter().zip(&per_source) {
-        for r in &recs.list {
-            let value = PyBytes::new_with(py, recs.len(prefix, r), |buf| {
-                recs.write(prefix, r, buf);
-                Ok(())
-            })?;
-            records.append((key, value, r.entries))?;
-        }
+    for (source, r) in &made {
+        let (prefix, key) = &sources[*source];
+        let value = PyBytes::new_with(py, r.len(prefix), |buf| {
+            r.write(prefix, &scratch.encoded, buf);
+            Ok(())
+        })?;
+        records.append((key, value, r.entries))?;
     }
+    SYSLOG_SCRATCH.with_borrow_mut(|kept| *kept = scratch);
     let flagged = PyList::new(py, flagged.iter().map(|(flag, count)| (flag.as_ref(), *count)))?;
     let nbytes: usize = msgs.iter().map(|m| m.raw.len()).sum();
     PyTuple::new(py, [records.into_any(), flagged.into_any(), nbytes.into_pyobject(py)?.into_any()])
+}
+
+/// UdpReceiver(fd, max_bytes, wait_s): a syslog UDP listener's receiving (`native/src/server.rs`) on a duplicate of
+/// the bound socket `fd`.
+#[pyclass(name = "UdpReceiver", module = "logjet._core")]
+struct PyUdpReceiver {
+    inner: crate::server::UdpReceiver,
+}
+
+#[pymethods]
+impl PyUdpReceiver {
+    #[new]
+    fn new(fd: i32, max_bytes: usize, wait_s: f64) -> PyResult<Self> {
+        let wait = std::time::Duration::try_from_secs_f64(wait_s)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(Self { inner: crate::server::UdpReceiver::new(fd, max_bytes, wait)? })
+    }
+
+    /// recv(max, /) -> list of (message, sender ip, receive time, truncated): the items `SyslogListener` queues; the
+    /// first datagram waited for (an empty list when none came in time), up to `max` in all. The GIL is released.
+    fn recv<'py>(&mut self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyList>> {
+        let inner = &mut self.inner;
+        let got = py.detach(|| inner.recv(max))?;
+        let out = PyList::empty(py);
+        let mut peers: Vec<(std::net::IpAddr, Bound<'py, PyString>)> = Vec::new();
+        for d in got {
+            let ip = d.peer.ip();
+            let peer = match peers.iter().find(|(known, _)| *known == ip) {
+                Some((_, s)) => s.clone(),
+                None => {
+                    let s = PyString::new(py, &ip.to_string());
+                    peers.push((ip, s.clone()));
+                    s
+                }
+            };
+            out.append((PyBytes::new(py, &d.data), peer, d.recv_ns, d.truncated))?;
+        }
+        Ok(out)
+    }
 }
 
 #[pymodule]
@@ -413,5 +458,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pattern_batch, m)?)?;
     m.add_function(wrap_pyfunction!(syslog_drain, m)?)?;
     m.add_class::<PyFramer>()?;
+    m.add_class::<PyUdpReceiver>()?;
     Ok(())
 }

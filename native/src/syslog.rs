@@ -5,7 +5,7 @@
 //! makes its entries here (`drain`: the message, its time, flags and attrs, the reason of a malformed one, as
 //! `parse` in `logjet/formats/syslog.py` gives them, then the wire records through `output`).
 
-use crate::output::{count_flags, records, Entries, Entry, Limits, Records, FLAG_TRUNCATED};
+use crate::output::{count_flags, records, Entry, Flagged, Limits, Record, FLAG_TRUNCATED};
 use crate::parsers::{Fields, Value};
 use crate::timeparse::{month, rfc3339_ns, to_ns, year_of};
 use crate::transform::dumps_str;
@@ -415,26 +415,25 @@ pub struct Fallback {
 const FLAG_MALFORMED: &str = "malformed";
 const FLAG_INVALID_UTF8: &str = "invalid_utf8";
 
-/// Per source (in the order of `prefixes`), its entries of the drained messages, as `SyslogListener.drain` makes
-/// them: `seq` counts every message from `seq`, whatever its source; `fallbacks` holds the reference's answer for each
-/// delegated message.
+/// Per source (`peer` indexes them), its entries of the drained messages, as `SyslogListener.drain` makes them:
+/// `seq` counts every message from `seq`, whatever its source; `fallbacks` holds the reference's answer for each
+/// delegated message. The attrs objects are written to `attrs`, which the entries' ranges index.
 pub fn entries<'a>(msgs: &[Received<'a>], outcomes: Vec<Outcome<'a>>, fallbacks: Vec<Option<Fallback>>, seq: i64,
-                   sources: usize) -> Vec<Entries<'a>> {
-    let mut out: Vec<Entries<'a>> = (0..sources).map(|_| Entries::default()).collect();
+                   sources: usize, attrs: &mut Vec<u8>) -> Vec<Vec<Entry<'a>>> {
+    let mut out: Vec<Vec<Entry<'a>>> = (0..sources).map(|_| Vec::new()).collect();
     for (i, ((m, outcome), fallback)) in msgs.iter().zip(outcomes).zip(fallbacks).enumerate() {
-        let batch = &mut out[m.peer];
         let mut flags: Vec<Cow<'static, str>> = Vec::new();
         if m.truncated {
             flags.push(Cow::Borrowed(FLAG_TRUNCATED));
         }
-        let at = batch.attrs.len();
+        let at = attrs.len();
         let (time_ns, message) = match (outcome, fallback) {
             (Outcome::Read(Ok(h)), _) => {
                 let message = String::from_utf8_lossy(h.message);
                 if matches!(message, Cow::Owned(_)) {
                     flags.push(Cow::Borrowed(FLAG_INVALID_UTF8));
                 }
-                h.write_attrs(&mut batch.attrs);
+                h.write_attrs(attrs);
                 (h.time_ns, message)
             }
             (Outcome::Read(Err(reason)), _) => {
@@ -443,42 +442,55 @@ pub fn entries<'a>(msgs: &[Received<'a>], outcomes: Vec<Outcome<'a>>, fallbacks:
                 if matches!(message, Cow::Owned(_)) {
                     flags.push(Cow::Borrowed(FLAG_INVALID_UTF8));
                 }
-                batch.attrs.extend_from_slice(br#"{"error.message":"#);
-                dumps_str(&mut batch.attrs, &format!("unparsed syslog message: {}", reason.text()));
-                batch.attrs.push(b'}');
+                attrs.extend_from_slice(br#"{"error.message":"#);
+                dumps_str(attrs, &format!("unparsed syslog message: {}", reason.text()));
+                attrs.push(b'}');
                 (None, message)
             }
             (Outcome::Delegated, fallback) => {
                 let f = fallback.unwrap_or_default();
                 flags.extend(f.flags.into_iter().map(Cow::Owned));
-                batch.attrs.extend_from_slice(&f.attrs);
+                attrs.extend_from_slice(&f.attrs);
                 (f.time_ns, Cow::Owned(f.message))
             }
         };
-        batch.list.push(Entry {
+        out[m.peer].push(Entry {
             seq: seq + i as i64,
             // `p.time_ns or recv_ns`: a time of 0 (the epoch itself) is taken as none, as Python's `or` does.
             time_ns: time_ns.filter(|t| *t != 0).unwrap_or(m.recv_ns),
             message,
             flags,
-            attrs: at..batch.attrs.len(),
+            attrs: at..attrs.len(),
         });
     }
     out
 }
 
-/// `SyslogListener.drain` after the parse: per source (in the order of `prefixes`, each its records' prefix) the
-/// records `Output.ship` sends for its entries, and the flags counted as `Output.ship` counts them.
+/// Buffers a drain reuses from call to call (fresh memory costs a page fault per page, batch after batch).
+#[derive(Default)]
+pub struct Scratch {
+    pub attrs: Vec<u8>,
+    pub encoded: Vec<u8>,
+}
+
+/// `SyslogListener.drain` after the parse: the records `Output.ship` sends, each with its source's index (in the
+/// order of `prefixes`, each its records' prefix; one source's records together, sources in that order), their runs
+/// indexing `scratch.encoded`; and the flags counted as `Output.ship` counts them.
 pub fn drain<'a>(msgs: &[Received<'a>], outcomes: Vec<Outcome<'a>>, fallbacks: Vec<Option<Fallback>>, seq: i64,
-                 prefixes: &[Vec<u8>], limits: &Limits) -> (Vec<Records>, Vec<(Cow<'static, str>, u64)>) {
+                 prefixes: &[Vec<u8>], limits: &Limits, scratch: &mut Scratch)
+    -> (Vec<(usize, Record)>, Flagged) {
+    scratch.attrs.clear();
+    scratch.encoded.clear();
     let mut flagged = Vec::new();
-    let records = entries(msgs, outcomes, fallbacks, seq, prefixes.len()).iter().zip(prefixes)
-        .map(|(batch, prefix)| {
-            count_flags(batch, &mut flagged);
-            records(prefix, batch, limits)
-        })
-        .collect();
-    (records, flagged)
+    let mut out = Vec::new();
+    let per_source = entries(msgs, outcomes, fallbacks, seq, prefixes.len(), &mut scratch.attrs);
+    let mut records_of = Vec::new();
+    for (source, (batch, prefix)) in per_source.iter().zip(prefixes).enumerate() {
+        count_flags(batch, &mut flagged);
+        records(prefix, batch, &scratch.attrs, limits, &mut scratch.encoded, &mut records_of);
+        out.extend(records_of.drain(..).map(|r| (source, r)));
+    }
+    (out, flagged)
 }
 
 #[cfg(test)]
