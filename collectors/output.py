@@ -10,10 +10,12 @@ from collections.abc import Callable, Sequence
 
 from collectors.metrics import CollectorMetrics
 from logjet.config import CollectorSettings
-from logjet.wire import FLAG_TRUNCATED, Batch, Entry, Source, encode_batch
+from logjet.wire import CONTENT_TYPE, FLAG_TRUNCATED, HEADER_VERSION, VERSION, Batch, Entry, Source, encode_batch
 from shippers.kafka import KafkaShipper
 
 __all__ = ["Output"]
+
+_HEADERS = ((HEADER_VERSION, str(VERSION).encode()), ("content-type", CONTENT_TYPE.encode()))
 
 
 class Output:
@@ -60,13 +62,31 @@ class Output:
         for i, (batch, encoded) in enumerate(records):
             last = i == len(records) - 1
 
-            def done(b: Batch, last: bool = last) -> None:
-                acked.inc(len(b.entries))
+            def done(_: Batch | None, count: int = len(batch.entries), last: bool = last) -> None:
+                acked.inc(count)
                 if last and on_acked is not None:
                     on_acked()
 
             self.shipper.send(batch, done, encoded)
         self.metrics.entries_published.labels(input_name).inc(len(entries))
+        self.metrics.records_in_flight.set(self.shipper.in_flight)
+
+    def ship_records(self, input_name: str, records: Sequence[tuple[bytes, bytes, int]],
+                     flagged: Sequence[tuple[str, int]]) -> None:
+        """Send records the compiled core encoded (``logjet._core.syslog_drain``: what ``ship`` sends for the same
+        entries, split and encoded there), each ``(key, value, entries)``; ``flagged`` counts entries per flag."""
+        for flag, count in flagged:
+            self.metrics.entries_flagged.labels(input_name, flag).inc(count)
+        acked = self.metrics.entries_acked.labels(input_name)
+        published = 0
+        for key, value, count in records:
+
+            def done(_: Batch | None, count: int = count) -> None:
+                acked.inc(count)
+
+            self.shipper.send(None, done, (key, value, list(_HEADERS)))
+            published += count
+        self.metrics.entries_published.labels(input_name).inc(published)
         self.metrics.records_in_flight.set(self.shipper.in_flight)
 
     def _fit(self, source: Source, entries: Sequence[Entry]) -> list[tuple[Batch, tuple]]:

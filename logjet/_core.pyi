@@ -1,4 +1,9 @@
-"""The compiled core (native/): private; processor.transform, processor.parsers and processor.patterns call it."""
+"""The compiled core (native/): private; processor.transform, processor.parsers, processor.patterns and the syslog
+collector (collectors/syslog) call it."""
+
+from collections.abc import Callable
+
+from logjet.wire import Source
 
 def parse_batch(lines: list[str], now_ns: list[int], /) -> list[tuple[str, int | None, str | None, dict[str, str | int],
                                                                      dict[str, str] | None] | str]: ...
@@ -11,3 +16,18 @@ def transform_batch(values: list[bytes | None], wire: list[bytes | None], topics
                     offsets: list[int], timestamps_ms: list[int], topic_ids: list[str], dataset: str, namespace: str,
                     ingested: str, keep_original: bool, patterns: bool, /, *, rules: SourceRules | None = None,
                     panic_on: int | None = None) -> tuple[bytes, bytes, bytes, bytes, bytes, list[int]]: ...
+
+class Framer:
+    max_bytes: int
+    buf: bytes
+    def __init__(self, max_bytes: int) -> None: ...
+    def feed(self, data: bytes) -> list[tuple[bytes, bool]]: ...
+    def finish(self) -> list[tuple[bytes, bool]]: ...
+
+class UdpReceiver:
+    def __init__(self, fd: int, max_bytes: int, wait_s: float) -> None: ...
+    def recv(self, max: int) -> list[tuple[bytes, str, int, bool]]: ...
+
+def syslog_drain(items: list[tuple[bytes, str, int, bool]], seq: int, source_of: Callable[[str], Source],
+                 batch_max_entries: int, batch_max_bytes: int, record_max_bytes: int
+                 ) -> tuple[list[tuple[bytes, bytes, int]], list[tuple[str, int]], int]: ...

@@ -8,6 +8,12 @@ Syslog cannot be replayed, so entries get identities unique to this run of the c
 the listener, the sender's address and the time the collector started, and the sequence is one counter per listener,
 so forgetting a sender (the table of senders is bounded) never gives two entries the same identity.
 
+The work per message runs on the compiled core unless ``LOGJET_CORE=python`` (``core.py``): UDP datagrams are
+received by its ``UdpReceiver`` (many per call, the GIL released while it waits), TCP streams are framed by its
+``Framer``, and each drain is one call that parses the batch, makes its entries and encodes their wire records, which
+``Output.ship_records`` sends; the Python path (``recvfrom``, ``framing.Framer``, ``logjet.formats.syslog.parse``,
+``Output.ship``) gives the same records.
+
 Load cannot take a TCP listener from its real senders: each sender address has at most
 ``max_connections_per_source`` connections; a connection silent for ``idle_timeout_s`` is closed (a TLS handshake
 counts as silence, and must also end within ``tls_handshake_timeout_s`` in all); and when ``max_connections`` are
@@ -27,10 +33,12 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from collectors.metrics import CollectorMetrics
 from collectors.output import Output
-from collectors.syslog.framing import Framer
+from collectors.syslog import framing
+from collectors.syslog.core import native
 from logjet.config import CollectorSettings, SyslogInputSettings
 from logjet.errors import ConfigError
 from logjet.formats.syslog import parse
@@ -42,7 +50,10 @@ log = logging.getLogger("logjet.collector.syslog")
 
 # (raw message, sender ip, receive time, truncated)
 Received = tuple[bytes, str, int, bool]
+Framer = native.Framer if native is not None else framing.Framer
 DRAIN_MAX = 20000
+# Datagrams the compiled core receives per call at most.
+UDP_BATCH = 1024
 # A connection must have been silent this long to be replaced by a new one: busy senders are never churned.
 EVICT_MIN_IDLE_S = 1.0
 POLL_S = 0.5
@@ -198,6 +209,9 @@ class SyslogListener:
     def _serve_udp(self) -> None:
         limit = self.settings.max_message_bytes
         dropped = self.metrics.entries_dropped.labels(self.name, "queue_full")
+        if native is not None:
+            self._serve_udp_native(dropped)
+            return
         while not self._stop.is_set():
             try:
                 data, addr = self.sock.recvfrom(65536)
@@ -212,6 +226,24 @@ class SyslogListener:
                 continue
             cut = len(data) > limit
             self._udp.append((data[:limit] if cut else data, addr[0], time.time_ns(), cut))
+
+    def _serve_udp_native(self, dropped: Any) -> None:
+        """``_serve_udp`` with the receiving in the core: many datagrams per call, the GIL released while it waits."""
+        receiver = native.UdpReceiver(self.sock.fileno(), self.settings.max_message_bytes, POLL_S)
+        queue, queue_max = self._udp, self.settings.queue_max
+        try:
+            while not self._stop.is_set():
+                items = receiver.recv(UDP_BATCH)
+                room = queue_max - len(queue)
+                if len(items) > room:
+                    dropped.inc(len(items) - max(room, 0))
+                    items = items[:max(room, 0)]
+                queue.extend(items)
+        except OSError:
+            if not self._stop.is_set():
+                raise
+        finally:
+            del receiver  # its duplicate of the socket: the port is free once the listener closes its own
 
     def _serve_tcp(self) -> None:
         refused = self.metrics.entries_dropped.labels(self.name, "connection_refused")
@@ -375,6 +407,20 @@ class SyslogListener:
         self.metrics.queue_depth.labels(self.name).set(self.queued)
         if not items:
             return 0
+        if native is None:
+            self._ship_python(items, output)
+        else:
+            cs = self.cs
+            records, flagged, nbytes = native.syslog_drain(items, self._seq, self._source, cs.batch_max_entries,
+                                                           cs.batch_max_bytes, cs.record_max_bytes)
+            self._seq += len(items)
+            self.metrics.lines_read.labels(self.name).inc(len(items))
+            self.metrics.bytes_read.labels(self.name).inc(nbytes)
+            output.ship_records(self.name, records, flagged)
+        return len(items)
+
+    def _ship_python(self, items: list[Received], output: Output) -> None:
+        """The reference of ``native.syslog_drain``: parse each message, make its entry, ship each sender's."""
         by_peer: dict[str, list[Entry]] = {}
         nbytes = 0
         seq = self._seq
@@ -389,7 +435,6 @@ class SyslogListener:
         self.metrics.bytes_read.labels(self.name).inc(nbytes)
         for peer, entries in by_peer.items():
             output.ship(self.name, self._source(peer), entries)
-        return len(items)
 
     def stop(self) -> None:
         """Stop receiving; what is queued stays for the last drains."""

@@ -8,15 +8,22 @@
 //! (`ecs`), log patterns (`patterns`), the ids, hashes and JSON bodies. A record it does not decide whole is handed
 //! back whole to the Python path. The Python module `_core` (`python`) is private; `processor.transform`,
 //! `processor.parsers` and `processor.patterns` call it.
+//!
+//! The collector's syslog listener (`collectors/syslog/server.py`) uses the same core: `server` receives its UDP
+//! datagrams, `framing` splits its TCP streams, `syslog::drain` reads what it received (the same RFC 3164/5424 parse) and `output` makes the wire records
+//! (`collectors/output.py`), held to the Python path by tests/unit/test_syslog_core.py.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod bulk;
 pub mod ecs;
+pub mod framing;
+pub mod output;
 pub mod parsers;
 pub mod patterns;
 mod pyre;
+pub mod server;
 pub mod syslog;
 pub mod timeparse;
 pub mod transform;

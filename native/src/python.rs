@@ -269,11 +269,238 @@ thread_local! {
     static BULK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Framer(max_bytes): `collectors.syslog.framing.Framer` in the core, for one TCP connection.
+#[pyclass(name = "Framer", module = "logjet._core")]
+struct PyFramer {
+    inner: crate::framing::Framer,
+}
+
+#[pymethods]
+impl PyFramer {
+    #[new]
+    fn new(max_bytes: usize) -> Self {
+        Self { inner: crate::framing::Framer::new(max_bytes) }
+    }
+
+    #[getter]
+    fn max_bytes(&self) -> usize {
+        self.inner.max_bytes
+    }
+
+    /// The bytes held for a message not complete yet.
+    #[getter]
+    fn buf<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.buf)
+    }
+
+    /// feed(data, /) -> list of (message, truncated): the messages `data` completed.
+    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let mut failed = None;
+        self.inner.feed(data, |message, cut| {
+            if failed.is_none() {
+                failed = out.append((PyBytes::new(py, message), cut)).err();
+            }
+        });
+        failed.map_or(Ok(out), Err)
+    }
+
+    /// finish() -> list of (message, truncated): at the end of the stream, a last message without its newline.
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        if let Some(rest) = self.inner.finish() {
+            out.append((PyBytes::new(py, &rest), false))?;
+        }
+        Ok(out)
+    }
+}
+
+/// A `logjet.wire.Source` as the start of its records' values, and its id as their key.
+fn source_prefix<'py>(py: Python<'py>, source: &Bound<'py, PyAny>) -> PyResult<(Vec<u8>, Bound<'py, PyBytes>)> {
+    let id: String = source.getattr("id")?.extract()?;
+    let kind: String = source.getattr("kind")?.extract()?;
+    let host: String = source.getattr("host")?.extract()?;
+    let collector: String = source.getattr("collector")?.extract()?;
+    let path: Option<String> = source.getattr("path")?.extract()?;
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for pair in source.getattr("tags")?.call_method0("items")?.try_iter()? {
+        tags.push(pair?.extract()?);
+    }
+    let prefix = crate::output::source_prefix(&id, &kind, &host, &collector, path.as_deref(), &tags);
+    Ok((prefix, PyBytes::new(py, id.as_bytes())))
+}
+
+/// An attrs value as orjson writes it (the types `logjet.wire.AttrValue` allows).
+fn write_attr(out: &mut Vec<u8>, v: &Bound<'_, PyAny>) -> PyResult<()> {
+    if let Ok(b) = v.cast::<PyBool>() {
+        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+    } else if let Ok(s) = v.cast::<PyString>() {
+        crate::transform::dumps_str(out, s.to_str()?);
+    } else if let Ok(f) = v.cast::<PyFloat>() {
+        crate::transform::dumps_float(out, f.value());
+    } else {
+        out.extend_from_slice(itoa::Buffer::new().format(v.extract::<i64>()?).as_bytes());
+    }
+    Ok(())
+}
+
+/// The Python reference's answer for one message the core left to it (`logjet.formats.syslog.parse`).
+fn fallback(parse: &Bound<'_, PyAny>, raw: &Bound<'_, PyBytes>, recv_ns: i64) -> PyResult<crate::syslog::Fallback> {
+    let p = parse.call1((raw, recv_ns))?;
+    let attrs = p.getattr("attrs")?;
+    let attrs = attrs.cast::<PyDict>()?;
+    let mut json = Vec::new();
+    if !attrs.is_empty() {
+        json.push(b'{');
+        for (i, (k, v)) in attrs.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            crate::transform::dumps_str(&mut json, k.cast::<PyString>()?.to_str()?);
+            json.push(b':');
+            write_attr(&mut json, &v)?;
+        }
+        json.push(b'}');
+    }
+    Ok(crate::syslog::Fallback {
+        time_ns: p.getattr("time_ns")?.extract()?,
+        message: p.getattr("message")?.extract()?,
+        flags: p.getattr("flags")?.extract()?,
+        attrs: json,
+    })
+}
+
+thread_local! {
+    // The last syslog drain's buffers, kept for the next drain of the same thread.
+    static SYSLOG_SCRATCH: std::cell::RefCell<crate::syslog::Scratch> = std::cell::RefCell::new(Default::default());
+}
+
+/// syslog_drain(items, seq, source_of, batch_max_entries, batch_max_bytes, record_max_bytes, /)
+/// -> (records, flagged, nbytes)
+///
+/// `collectors.syslog.server.SyslogListener.drain` and `collectors.output.Output.ship` for one drained batch: `items`
+/// are the listener's `(raw, peer, recv_ns, truncated)`, `seq` the sequence number of the first, `source_of(peer)`
+/// the `Source` of a sender (called once per sender, in the order senders first appear). Out: `records`, the
+/// `(key, value, entries)` of every wire record in sending order (one sender's records together, senders in that
+/// order); `flagged`, `(flag, entries)` for `entries_flagged`; `nbytes`, the bytes received.
+#[pyfunction]
+fn syslog_drain<'py>(py: Python<'py>, items: &Bound<'py, PyList>, seq: i64, source_of: &Bound<'py, PyAny>,
+                     batch_max_entries: usize, batch_max_bytes: usize, record_max_bytes: usize)
+    -> PyResult<Bound<'py, PyTuple>> {
+    let n = items.len();
+    let mut raws: Vec<Bound<'py, PyBytes>> = Vec::with_capacity(n);
+    let mut meta: Vec<(usize, i64, bool)> = Vec::with_capacity(n);
+    let mut peers: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut sources: Vec<(Vec<u8>, Bound<'py, PyBytes>)> = Vec::new();
+    let mut last: Option<(*mut pyo3::ffi::PyObject, usize)> = None;
+    for item in items.iter() {
+        let item = item.cast_into::<PyTuple>()?;
+        raws.push(item.get_item(0)?.cast_into::<PyBytes>()?);
+        let peer_obj = item.get_item(1)?;
+        let peer = match last {
+            Some((ptr, index)) if ptr == peer_obj.as_ptr() => index,
+            _ => {
+                let name = peer_obj.cast::<PyString>()?.to_str()?;
+                let index = match peers.get(name) {
+                    Some(&index) => index,
+                    None => {
+                        sources.push(source_prefix(py, &source_of.call1((&peer_obj,))?)?);
+                        peers.insert(name.to_owned(), sources.len() - 1);
+                        sources.len() - 1
+                    }
+                };
+                // The items of one read share their peer object: most lookups stop here.
+                last = Some((peer_obj.as_ptr(), index));
+                index
+            }
+        };
+        meta.push((peer, item.get_item(2)?.extract()?, item.get_item(3)?.is_truthy()?));
+    }
+    let msgs: Vec<crate::syslog::Received<'_>> = raws.iter().zip(&meta)
+        .map(|(raw, &(peer, recv_ns, truncated))| crate::syslog::Received { raw: raw.as_bytes(), peer, recv_ns, truncated })
+        .collect();
+    let outcomes = without_gil(py, n, || msgs.iter().map(|m| crate::syslog::read(m.raw, m.recv_ns)).collect::<Vec<_>>());
+    let mut fallbacks: Vec<Option<crate::syslog::Fallback>> = Vec::with_capacity(n);
+    let mut parse = None;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if matches!(outcome, crate::syslog::Outcome::Delegated) {
+            if parse.is_none() {
+                parse = Some(py.import("logjet.formats.syslog")?.getattr("parse")?);
+            }
+            let parse = parse.as_ref().expect("imported above");
+            fallbacks.push(Some(fallback(parse, &raws[i], msgs[i].recv_ns)?));
+        } else {
+            fallbacks.push(None);
+        }
+    }
+    let prefixes: Vec<Vec<u8>> = sources.iter().map(|(prefix, _)| prefix.clone()).collect();
+    let limits = crate::output::Limits { max_entries: batch_max_entries, max_bytes: batch_max_bytes, record_max_bytes };
+    let mut scratch = SYSLOG_SCRATCH.with_borrow_mut(std::mem::take);
+    let (made, flagged) = without_gil(py, n, || {
+        crate::syslog::drain(&msgs, outcomes, fallbacks, seq, &prefixes, &limits, &mut scratch)
+    });
+    let records = PyList::empty(py);
+    for (source, r) in &made {
+        let (prefix, key) = &sources[*source];
+        let value = PyBytes::new_with(py, r.len(prefix), |buf| {
+            r.write(prefix, &scratch.encoded, buf);
+            Ok(())
+        })?;
+        records.append((key, value, r.entries))?;
+    }
+    SYSLOG_SCRATCH.with_borrow_mut(|kept| *kept = scratch);
+    let flagged = PyList::new(py, flagged.iter().map(|(flag, count)| (flag.as_ref(), *count)))?;
+    let nbytes: usize = msgs.iter().map(|m| m.raw.len()).sum();
+    PyTuple::new(py, [records.into_any(), flagged.into_any(), nbytes.into_pyobject(py)?.into_any()])
+}
+
+/// UdpReceiver(fd, max_bytes, wait_s): a syslog UDP listener's receiving (`native/src/server.rs`) on a duplicate of
+/// the bound socket `fd`.
+#[pyclass(name = "UdpReceiver", module = "logjet._core")]
+struct PyUdpReceiver {
+    inner: crate::server::UdpReceiver,
+}
+
+#[pymethods]
+impl PyUdpReceiver {
+    #[new]
+    fn new(fd: i32, max_bytes: usize, wait_s: f64) -> PyResult<Self> {
+        let wait = std::time::Duration::try_from_secs_f64(wait_s)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(Self { inner: crate::server::UdpReceiver::new(fd, max_bytes, wait)? })
+    }
+
+    /// recv(max, /) -> list of (message, sender ip, receive time, truncated): the items `SyslogListener` queues; the
+    /// first datagram waited for (an empty list when none came in time), up to `max` in all. The GIL is released.
+    fn recv<'py>(&mut self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyList>> {
+        let inner = &mut self.inner;
+        let got = py.detach(|| inner.recv(max))?;
+        let out = PyList::empty(py);
+        let mut peers: Vec<(std::net::IpAddr, Bound<'py, PyString>)> = Vec::new();
+        for d in got {
+            let ip = d.peer.ip();
+            let peer = match peers.iter().find(|(known, _)| *known == ip) {
+                Some((_, s)) => s.clone(),
+                None => {
+                    let s = PyString::new(py, &ip.to_string());
+                    peers.push((ip, s.clone()));
+                    s
+                }
+            };
+            out.append((PyBytes::new(py, &d.data), peer, d.recv_ns, d.truncated))?;
+        }
+        Ok(out)
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
     m.add_function(wrap_pyfunction!(transform_batch, m)?)?;
     m.add_function(wrap_pyfunction!(pattern_batch, m)?)?;
     m.add_class::<SourceRules>()?;
+    m.add_function(wrap_pyfunction!(syslog_drain, m)?)?;
+    m.add_class::<PyFramer>()?;
+    m.add_class::<PyUdpReceiver>()?;
     Ok(())
 }

@@ -23,7 +23,7 @@ from shippers.kafka.reachability import KafkaReachability
 
 __all__ = ["KafkaShipper"]
 
-Acked = Callable[[Batch], None]
+Acked = Callable[[Batch | None], None]
 
 
 class KafkaShipper:
@@ -49,9 +49,15 @@ class KafkaShipper:
         if self._fatal is not None:
             raise FatalError(f"Kafka producer failed fatally: {self._fatal.str()}")
 
-    def send(self, batch: Batch, on_acked: Acked,
+    def send(self, batch: Batch | None, on_acked: Acked,
              encoded: tuple[bytes, bytes, list[tuple[str, bytes]]] | None = None) -> None:
-        key, value, headers = encoded or encode_batch(batch)
+        """Produce ``batch``'s record (``encoded`` if given: then ``batch`` may be None, the record made elsewhere);
+        ``on_acked(batch)`` runs once Kafka acknowledged it."""
+        if encoded is None:
+            if batch is None:
+                raise ValueError("send needs the batch or its encoded record")
+            encoded = encode_batch(batch)
+        key, value, headers = encoded
 
         def delivered(err: KafkaError | None, msg: Message) -> None:
             self.in_flight -= 1

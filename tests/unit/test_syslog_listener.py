@@ -18,7 +18,7 @@ import pytest
 from collectors.metrics import CollectorMetrics
 from collectors.syslog.server import SyslogListener
 from logjet.config import CollectorSettings, SyslogInputSettings
-from logjet.wire import Entry, Source
+from logjet.wire import Entry, Source, decode_record
 
 
 class Recorder:
@@ -31,6 +31,12 @@ class Recorder:
 
     def ship(self, input_name: str, source: Source, entries: list[Entry]) -> None:
         self.shipped += [(source, e) for e in entries]
+
+    def ship_records(self, input_name: str, records: list[tuple[bytes, bytes, int]], flagged: list) -> None:
+        """What the compiled core encoded, decoded back (the core's records are held to ``ship``'s elsewhere)."""
+        for _, value, _ in records:
+            batch = decode_record(value, [("logjet-wire", b"1")], topic="t", partition=0, offset=0, timestamp_ms=0)
+            self.shipped += [(batch.source, e) for e in batch.entries]
 
 
 def _listener(**fields: Any) -> SyslogListener:
