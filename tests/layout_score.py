@@ -4,14 +4,15 @@
 each with golden lines and the fields expected from them; ``levels.toml`` the level words loggers write. This module
 loads both (the catalogue's unit test uses the same loader), and, run as ``python -m tests.layout_score``, parses
 every golden line with ``processor.parsers.parse_line``, the parser the processor runs (the compiled core, and the
-Python reference for the lines the core hands back; ``LOGJET_CORE=python`` scores the reference alone), and prints per layout and in total how many lines got the right
-timestamp, the right level (of the lines that have one), the right message, and, of the lines whose layout has
-them, all of pid, thread, logger, host and program right; then the same shares on the seven Loghub samples in
-``tests/data/loghub``. With ``--write`` it also writes the same shares (per layout, per Loghub system and in total)
-to ``benchmarks/results/layouts-<UTC stamp>.json`` (``--suffix TEXT`` appends ``-TEXT`` to the name and
-``--parser-commit SHA`` names the commit, for a run of another commit's parser: the reference alone is scored then,
-as the compiled core in this checkout is not that commit's). ``--time`` also times the catalogue's lines through the
-compiled core's ``parse_batch`` and through ``parse_lines`` (per line, the best of 30 runs).
+Python reference for the lines the core hands back; ``LOGJET_CORE=python`` scores the reference alone), and prints
+per layout and in total how many lines got the right timestamp, the right level (of the lines that have one), the
+right message, and, of the lines whose layout has them, all of pid, thread, logger, host and program right; then the
+same shares on the seven Loghub samples in ``tests/data/loghub``. With ``--write`` it also writes the same shares
+(per layout, per Loghub system and in total) to ``benchmarks/results/layouts-<UTC stamp>.json`` (``--suffix TEXT``
+appends ``-TEXT`` to the name and ``--parser-commit SHA`` names the commit, for a run of another commit's parser:
+the reference alone is scored then, as the compiled core in this checkout is not that commit's). ``--time`` also
+times the catalogue's lines through the compiled core's ``parse_batch`` and through ``parse_lines`` (per line, the
+best of 30 runs).
 """
 
 from __future__ import annotations

@@ -413,28 +413,30 @@ def _stamp(draw: st.DrawFn, now_ns: int) -> str:
     wday = draw(st.sampled_from(["", "Sun ", "Mon, ", "Thursday, "]))
     epoch = now_ns // 1_000_000_000 + draw(st.sampled_from([0, -3600, 86_400, 86_401, -10 * 365 * 86_400 - 1,
                                                            -5 * 365 * 86_400, 10**9]))
-    family = draw(st.integers(0, 16))
-    return [
-        f"{y:04d}-{mo:02d}-{d:02d}{draw(st.sampled_from(['T', ' ', '  ']))}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
-        f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}{zone}",
-        f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}.{mi:02d}.{s:02d}{frac}",
-        f"{y:04d}{draw(st.sampled_from('/.'))}{mo:02d}/{d:02d} {h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
-        f"{y % 100:02d}/{mo:02d}/{d:02d} {h:02d}:{mi:02d}:{s:02d}{frac}",
-        f"{mo}{draw(st.sampled_from('/.'))}{d}/{y:04d}{draw(st.sampled_from(['', ',']))} {h}:{mi:02d}:{s:02d}{ampm}",
-        f"{wday}{d:02d}{draw(st.sampled_from('-/ '))}{mon}{draw(st.sampled_from('-/ '))}{y:04d}"
-        f"{draw(st.sampled_from(': '))}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
-        f"{wday}{mon} {d:2d} {h:02d}:{mi:02d}:{s:02d}{frac}",
-        f"{wday}{mon} {d:2d} {h:02d}:{mi:02d}:{s:02d} {y:04d}",
-        f"{wday}{mon} {d} {y:04d} {h:02d}:{mi:02d}:{s:02d} GMT+0000 (Coordinated Universal Time)",
-        f"{mon} {d}, {y:04d} {h % 13}:{mi:02d}:{s:02d}{ampm}",
-        f"{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}{frac}",
-        f"{y % 100:02d}{mo:02d}{d:02d} {h:02d}{draw(st.sampled_from(['', ':']))}{mi:02d}{s:02d}",
-        f"{draw(st.sampled_from('IWEFDX'))}{draw(st.sampled_from(['', str(y)]))}{mo:02d}{d:02d} "
-        f"{h:02d}:{mi:02d}:{s:02d}{frac}",
-        f"{h}:{mi:02d}{draw(st.sampled_from(['', f':{s:02d}']))}{frac}{ampm}",
-        f"{epoch}{draw(st.sampled_from(['', '.5', '.123456']))}",
-        f"{epoch * 1000 + draw(st.integers(0, 999))}",
-    ][family]
+    families = [
+        lambda: f"{y:04d}-{mo:02d}-{d:02d}{draw(st.sampled_from(['T', ' ', '  ']))}"
+                f"{h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
+        lambda: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}{zone}",
+        lambda: f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}.{mi:02d}.{s:02d}{frac}",
+        lambda: f"{y:04d}{draw(st.sampled_from('/.'))}{mo:02d}/{d:02d} {h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
+        lambda: f"{y % 100:02d}/{mo:02d}/{d:02d} {h:02d}:{mi:02d}:{s:02d}{frac}",
+        lambda: f"{mo}{draw(st.sampled_from('/.'))}{d}/{y:04d}{draw(st.sampled_from(['', ',']))} "
+                f"{h}:{mi:02d}:{s:02d}{ampm}",
+        lambda: f"{wday}{d:02d}{draw(st.sampled_from('-/ '))}{mon}{draw(st.sampled_from('-/ '))}{y:04d}"
+                f"{draw(st.sampled_from(': '))}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
+        lambda: f"{wday}{mon} {d:2d} {h:02d}:{mi:02d}:{s:02d}{frac}",
+        lambda: f"{wday}{mon} {d:2d} {h:02d}:{mi:02d}:{s:02d} {y:04d}",
+        lambda: f"{wday}{mon} {d} {y:04d} {h:02d}:{mi:02d}:{s:02d} GMT+0000 (Coordinated Universal Time)",
+        lambda: f"{mon} {d}, {y:04d} {h % 13}:{mi:02d}:{s:02d}{ampm}",
+        lambda: f"{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}{frac}",
+        lambda: f"{y % 100:02d}{mo:02d}{d:02d} {h:02d}{draw(st.sampled_from(['', ':']))}{mi:02d}{s:02d}",
+        lambda: f"{draw(st.sampled_from('IWEFDX'))}{draw(st.sampled_from(['', str(y)]))}{mo:02d}{d:02d} "
+                f"{h:02d}:{mi:02d}:{s:02d}{frac}",
+        lambda: f"{h}:{mi:02d}{draw(st.sampled_from(['', f':{s:02d}']))}{frac}{ampm}",
+        lambda: f"{epoch}{draw(st.sampled_from(['', '.5', '.123456']))}",
+        lambda: f"{epoch * 1000 + draw(st.integers(0, 999))}",
+    ]
+    return families[draw(st.integers(0, len(families) - 1))]()  # only the chosen family draws
 
 
 _HEADER_PIECES = st.sampled_from([
@@ -448,9 +450,9 @@ _HEADER_PIECES = st.sampled_from([
     "[main] [x]", "[[x]]", "[a[b]c]", "[ ]", "[]", "[\u00b2]", "[\u0663\u0664]", "[Thread-1 (x)]", "com.example.Foo",
     "com.example.Foo:", "org.a.B$C", "a::b:", "a/b:", "Foo:", "foo:", "foo", "main", "Main", "WORKER", "HTTP", "ab.cd",
     "x.java:12", "a.b.c.D.method", "host", "sshd[123]:", "kernel:", "prog:", "h.example.com", "-", "--", "---", "|",
-    "\u2014", ":", ",", " - ", " | ", ": ", "*", "#", ".", " ", "  ", "\t", " \t", "\n", "\r", "\u3000", "\xa0", "\u2028",
-    "\u00b2", "\u0663", "\u0130", "\u0131nfo", "\u01c5", "\u00e9", "\u00c9", "\ufffd", "\U0001f600", "\x00", "=", "k=v",
-    '"', "'", "{", "}", "(", ")", "<", ">", "[", "]", "@", "$", "_x", "$a", "\u212aill", "\u017fevere",
+    "\u2014", ":", ",", " - ", " | ", ": ", "*", "#", ".", " ", "  ", "\t", " \t", "\n", "\r", "\u3000", "\xa0",
+    "\u2028", "\u00b2", "\u0663", "\u0130", "\u0131nfo", "\u01c5", "\u00e9", "\u00c9", "\ufffd", "\U0001f600", "\x00",
+    "=", "k=v", '"', "'", "{", "}", "(", ")", "<", ">", "[", "]", "@", "$", "_x", "$a", "\u212aill", "\u017fevere",
 ])
 
 
@@ -465,8 +467,8 @@ def _header_line(draw: st.DrawFn) -> tuple[str, int]:
     return glue.join(pieces) + tail, now
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_header_line(), min_size=1, max_size=20))
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_header_line(), min_size=1, max_size=10))
 @example([("2026-11-25 10:00:00 [\u00b2] x", NOW), ("I1129 10:15:00.123456 1 main.go:42] x", NOW),
           ("1764410400 INFO x", to_ns(2025, 11, 29, 0, 0, 0)), ("Dec 31 23:59:59 host app: x", _RECEIVE[0]),
           ("23:59:00 INFO x", to_ns(2026, 1, 1, 0, 30, 0)), ("Nov 29 10:00:00 +0530 INFO x", 0)])
