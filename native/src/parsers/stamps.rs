@@ -287,25 +287,36 @@ fn read(t: &Line, pos: usize, now_ns: i64) -> R<Option<Stamp>> {
     let n0 = |m: &Match, i: usize| m.group(t, i).map_or(Ok(0), num);
     let frac = |m: &Match, i: usize| m.group(t, i).unwrap_or("");
     if is_digit(c) {
-        if let Some(m) = t.matches(&p.iso, pos, stop)? {
-            let zone = g(&m, 8);
-            let ns = ns_of(n(&m, 1)?, n(&m, 2)?, n(&m, 3)?, n(&m, 4)?, n(&m, 5)?, n0(&m, 6)?, frac(&m, 7), offset(zone)?)?;
-            return Ok(Some(Stamp { ns, end: m.end(), level: None, zoned: zone.is_some() }));
+        // What each pattern needs in its first characters, checked before it runs (most tokens are no time): the
+        // run of decimal digits at `pos` and the character after one, two or four of them.
+        let mut run = 0;
+        while run < 10 && t.at(pos + run).is_some_and(|d| crate::pyre::digit(d).is_some()) {
+            run += 1;
         }
-        if let Some(m) = t.matches(&p.iso_dots, pos, stop)? {
-            let ns = ns_of(n(&m, 1)?, n(&m, 2)?, n(&m, 3)?, n(&m, 4)?, n(&m, 5)?, n(&m, 6)?, frac(&m, 7), 0)?;
-            return Ok(stamp(ns, m.end()));
+        let after = |k: usize, set: &str| run >= k && t.at(pos + k).is_some_and(|x| set.contains(x));
+        let year_dash = after(4, "-");
+        if year_dash {
+            if let Some(m) = t.matches(&p.iso, pos, stop)? {
+                let zone = g(&m, 8);
+                let o = offset(zone)?;
+                let ns = ns_of(n(&m, 1)?, n(&m, 2)?, n(&m, 3)?, n(&m, 4)?, n(&m, 5)?, n0(&m, 6)?, frac(&m, 7), o)?;
+                return Ok(Some(Stamp { ns, end: m.end(), level: None, zoned: zone.is_some() }));
+            }
+            if let Some(m) = t.matches(&p.iso_dots, pos, stop)? {
+                let ns = ns_of(n(&m, 1)?, n(&m, 2)?, n(&m, 3)?, n(&m, 4)?, n(&m, 5)?, n(&m, 6)?, frac(&m, 7), 0)?;
+                return Ok(stamp(ns, m.end()));
+            }
         }
-        if let Some(m) = t.matches(&p.ymd_slash, pos, stop)? {
+        if let Some(m) = if after(4, "/.") { t.matches(&p.ymd_slash, pos, stop)? } else { None } {
             let o = offset(g(&m, 8))?;
             let ns = ns_of(n(&m, 1)?, n(&m, 2)?, n(&m, 3)?, n(&m, 4)?, n(&m, 5)?, n(&m, 6)?, frac(&m, 7), o)?;
             return Ok(stamp(ns, m.end()));
         }
-        if let Some(m) = t.matches(&p.yy_slash, pos, stop)? {
+        if let Some(m) = if after(2, "/") { t.matches(&p.yy_slash, pos, stop)? } else { None } {
             let ns = ns_of(2000 + n(&m, 1)?, n(&m, 2)?, n(&m, 3)?, n(&m, 4)?, n(&m, 5)?, n(&m, 6)?, frac(&m, 7), 0)?;
             return Ok(stamp(ns, m.end()));
         }
-        if let Some(m) = t.matches(&p.mdy, pos, stop)? {
+        if let Some(m) = if after(1, "/.") || after(2, "/.") { t.matches(&p.mdy, pos, stop)? } else { None } {
             // Dots are the European order; slashes the US one unless the first number cannot be a month.
             let (a, b) = (n(&m, 1)?, n(&m, 3)?);
             let (month, day) = if g(&m, 2) == Some(".") || a > 12 { (b, a) } else { (a, b) };
@@ -313,20 +324,21 @@ fn read(t: &Line, pos: usize, now_ns: i64) -> R<Option<Stamp>> {
             let ns = ns_of(n(&m, 4)?, month, day, h, n(&m, 6)?, n0(&m, 7)?, frac(&m, 8), offset(g(&m, 10))?)?;
             return Ok(stamp(ns, m.end()));
         }
-        if let Some(m) = t.matches(&p.dmon, pos, stop)? {
+        let dmon = after(1, "-/ ") || after(2, "-/ ");
+        if let Some(m) = if dmon { t.matches(&p.dmon, pos, stop)? } else { None } {
             let mon = i64::from(month(g(&m, 2).unwrap_or("")).ok_or(Stop::Value)?);
             let ns = ns_of(n(&m, 3)?, mon, n(&m, 1)?, n(&m, 4)?, n(&m, 5)?, n(&m, 6)?, frac(&m, 7), offset(g(&m, 8))?)?;
             return Ok(stamp(ns, m.end()));
         }
-        if let Some(m) = t.matches(&p.md, pos, stop)? {
+        if let Some(m) = if after(2, "-") { t.matches(&p.md, pos, stop)? } else { None } {
             let ns = yearless(now_ns, n(&m, 1)?, n(&m, 2)?, n(&m, 3)?, n(&m, 4)?, n(&m, 5)?, frac(&m, 6))?;
             return Ok(stamp(ns, m.end()));
         }
-        if let Some(m) = t.matches(&p.yymmdd, pos, stop)? {
+        if let Some(m) = if run >= 6 { t.matches(&p.yymmdd, pos, stop)? } else { None } {
             let ns = ns_of(2000 + n(&m, 1)?, n(&m, 2)?, n(&m, 3)?, n(&m, 4)?, n(&m, 5)?, n(&m, 6)?, frac(&m, 7), 0)?;
             return Ok(stamp(ns, m.end()));
         }
-        if let Some(m) = t.matches(&p.epoch, pos, stop)? {
+        if let Some(m) = if run >= 10 { t.matches(&p.epoch, pos, stop)? } else { None } {
             let whole = g(&m, 1).unwrap_or("");
             let scale: i128 = if whole.chars().count() == 10 { 1_000_000_000 } else { 1_000_000 };
             let mut ns = i128::from(num(whole)?) * scale;
@@ -340,7 +352,7 @@ fn read(t: &Line, pos: usize, now_ns: i64) -> R<Option<Stamp>> {
             }
             return Ok(None);
         }
-        if let Some(m) = t.matches(&p.clock, pos, stop)? {
+        if let Some(m) = if after(1, ":") || after(2, ":") { t.matches(&p.clock, pos, stop)? } else { None } {
             if m.has(3) || g(&m, 5).is_some_and(|s| !s.is_empty()) {
                 let h = hour(g(&m, 1).unwrap_or(""), g(&m, 5))?;
                 let ns = dateless(now_ns, h, n(&m, 2)?, n0(&m, 3)?, frac(&m, 4))?;
@@ -349,8 +361,10 @@ fn read(t: &Line, pos: usize, now_ns: i64) -> R<Option<Stamp>> {
         }
         return Ok(None);
     }
-    if is_upper(c) {
-        if let Some(m) = t.matches(&p.klog, pos, stop)? {
+    // klog's letter and a digit, or a day or month name (`_WDAY`, `_MON`): what the patterns below start with.
+    let klog = "IWEFD".contains(c) && t.at(pos + 1).is_some_and(|d| crate::pyre::digit(d).is_some());
+    if is_upper(c) && (klog || NAMES.contains(&t.slice(pos, pos + 3))) {
+        if let Some(m) = if klog { t.matches(&p.klog, pos, stop)? } else { None } {
             let f = frac(&m, 8);
             let ns = if m.has(2) {
                 ns_of(n(&m, 2)?, n(&m, 3)?, n(&m, 4)?, n(&m, 5)?, n(&m, 6)?, n(&m, 7)?, f, 0)?
