@@ -3,12 +3,16 @@
 ``tests/data/layouts/catalogue.toml`` holds the header layouts of widely used loggers, servers and operating systems,
 each with golden lines and the fields expected from them; ``levels.toml`` the level words loggers write. This module
 loads both (the catalogue's unit test uses the same loader), and, run as ``python -m tests.layout_score``, parses
-every golden line with ``python_parse_line`` and prints per layout and in total how many lines got the right
-timestamp, the right level (of the lines that have one), the right message, and, of the lines whose layout has
-them, all of pid, thread, logger, host and program right; then the same shares on the seven Loghub samples in
-``tests/data/loghub``. With ``--write`` it also writes the same shares (per layout, per Loghub system and in total)
-to ``benchmarks/results/layouts-<UTC stamp>.json`` (``--suffix TEXT`` appends ``-TEXT`` to the name and
-``--parser-commit SHA`` names the commit, for a run of another commit's parser).
+every golden line with ``processor.parsers.parse_line``, the parser the processor runs (the compiled core, and the
+Python reference for the lines the core hands back; ``LOGJET_CORE=python`` scores the reference alone), and prints
+per layout and in total how many lines got the right timestamp, the right level (of the lines that have one), the
+right message, and, of the lines whose layout has them, all of pid, thread, logger, host and program right; then the
+same shares on the seven Loghub samples in ``tests/data/loghub``. With ``--write`` it also writes the same shares
+(per layout, per Loghub system and in total) to ``benchmarks/results/layouts-<UTC stamp>.json`` (``--suffix TEXT``
+appends ``-TEXT`` to the name and ``--parser-commit SHA`` names the commit, for a run of another commit's parser:
+the reference alone is scored then, as the compiled core in this checkout is not that commit's). ``--time`` also
+times the catalogue's lines through the compiled core's ``parse_batch`` and through ``parse_lines`` (per line, the
+best of 30 runs).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -152,7 +157,7 @@ HEAD = f"{'':<34} {'timestamp':<16}  {'level':<16}  {'message':<16}  {'pid/threa
 
 
 def score_layouts(verbose: bool = False) -> tuple[dict[str, Tally], Tally]:
-    from processor.parsers import python_parse_line
+    from processor.parsers import parse_line
 
     catalogue = load_catalogue()
     receive_ns = _ns(catalogue["receive_time"])
@@ -161,7 +166,7 @@ def score_layouts(verbose: bool = False) -> tuple[dict[str, Tally], Tally]:
     for layout in catalogue["layout"]:
         t = Tally()
         for golden in layout["line"]:
-            p = python_parse_line(golden["line"], receive_ns)
+            p = parse_line(golden["line"], receive_ns)
             t.lines += 1
             # A line without a time gets the collector's read time, which the receive time stands for here.
             time_ok = (p.time_ns if p.time_ns is not None else receive_ns) == _ns(golden["@timestamp"])
@@ -184,7 +189,7 @@ def score_layouts(verbose: bool = False) -> tuple[dict[str, Tally], Tally]:
 
 def score_loghub() -> dict[str, Tally]:
     """The same shares on the seven Loghub samples, from the ground truth ``tests/unit/test_loghub.py`` reads."""
-    from processor.parsers import python_parse_line
+    from processor.parsers import parse_line
     from tests.unit.test_loghub import _LEVELS, LOGHUB, NOW, SYSTEMS
 
     out: dict[str, Tally] = {}
@@ -194,7 +199,7 @@ def score_loghub() -> dict[str, Tally]:
             rows = list(csv.DictReader(fh))
         t = Tally()
         for line, row in zip(lines, rows, strict=True):
-            p = python_parse_line(line, NOW)
+            p = parse_line(line, NOW)
             t.lines += 1
             t.time_ok += p.time_ns == stamp(row)
             want = expected(row)
@@ -206,6 +211,36 @@ def score_loghub() -> dict[str, Tally]:
             t.message_ok += p.message.rstrip() == row["Content"].rstrip()
         out[system] = t
     return out
+
+
+def _core_name() -> str:
+    from processor.parsers import CORE
+
+    return "compiled core" if CORE == "native" else "Python reference"
+
+
+def time_catalogue(reps: int = 30) -> None:
+    """Per-line microseconds of the catalogue's lines through ``_core.parse_batch`` and ``parse_lines``."""
+    from logjet import _core
+    from processor.parsers import parse_lines
+
+    catalogue = load_catalogue()
+    lines = [g["line"] for layout in catalogue["layout"] for g in layout["line"]]
+    times = [_ns(catalogue["receive_time"])] * len(lines)
+    back = sum(type(r) is not tuple for r in _core.parse_batch(lines, times))
+
+    def best(fn: Any) -> float:
+        out = float("inf")
+        for _ in range(reps):
+            start = time.perf_counter()
+            fn()
+            out = min(out, time.perf_counter() - start)
+        return out / len(lines) * 1e6
+
+    batch = best(lambda: _core.parse_batch(lines, times))
+    settled = best(lambda: parse_lines(lines, times))
+    print(f"\nCatalogue lines ({len(lines)}, {back} handed back by the core): _core.parse_batch {batch:.2f} us/line, "
+          f"parse_lines (with the reference for the handed-back ones) {settled:.2f} us/line")
 
 
 def _ns(stamp: str) -> int:
@@ -235,7 +270,7 @@ def write_result(per: dict[str, Tally], total: Tally, loghub: dict[str, Tally], 
     commit, dirty = (parser_commit, False) if parser_commit else _commit()
     result = {
         "kind": "layouts", "date": now.isoformat(), "commit": commit, "uncommitted_changes": dirty,
-        "parser": "processor.parsers.python_parse_line", "receive_time": load_catalogue()["receive_time"],
+        "parser": f"processor.parsers.parse_line ({_core_name()})", "receive_time": load_catalogue()["receive_time"],
         "catalogue": {"total": total.shares(), "layouts": {name: t.shares() for name, t in per.items()}},
         "loghub": {"total": loghub_total.shares(), "systems": {name: t.shares() for name, t in loghub.items()}},
     }
@@ -253,25 +288,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--suffix", default="", help="append -SUFFIX to the result file's name")
     parser.add_argument("--parser-commit", help="the commit whose parser is scored, when it is not this checkout's "
                         "(its processor/ and logjet/ first on PYTHONPATH)")
+    parser.add_argument("--time", action="store_true", help="time the catalogue's lines through the compiled core")
     args = parser.parse_args(argv)
+    if args.parser_commit:
+        os.environ.setdefault("LOGJET_CORE", "python")
     per, total = score_layouts(verbose=args.v)
-    print(f"Layout catalogue ({len(per)} layouts, python_parse_line)\n{HEAD}")
+    print(f"Layout catalogue ({len(per)} layouts, parse_line: {_core_name()})\n{HEAD}")
     for name, t in per.items():
         print(t.row(name))
     print(total.row("TOTAL"))
-    print(f"\nLoghub samples (python_parse_line)\n{HEAD}")
+    print(f"\nLoghub samples (parse_line: {_core_name()})\n{HEAD}")
     loghub = score_loghub()
     all_loghub = Tally()
     for system, t in loghub.items():
         print(t.row(system))
         all_loghub.add(t)
     print(all_loghub.row("TOTAL"))
+    if args.time:
+        time_catalogue()
     if args.write:
         print(f"\nwritten: {write_result(per, total, loghub, all_loghub, args.suffix, args.parser_commit)}")
     return 0
 
 
 if __name__ == "__main__":
-    # Only the Python reference is scored: it needs no compiled core in the checkout.
-    os.environ.setdefault("LOGJET_CORE", "python")
     sys.exit(main(sys.argv[1:]))

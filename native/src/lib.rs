@@ -47,6 +47,8 @@ pub enum Delegate {
     Raises,
     /// Not a str the core can read (a str with lone surrogates), or a receive time past 64 bits.
     NotText,
-    /// A line no known layout reads whole: the header recogniser (`processor/parsers/header.py`) is not ported.
+    /// The known layouts read a time but not the whole header, and the header recogniser gives no header (it reads
+    /// no time there, or refuses digits `int()` does not read): the reference then keeps the known layouts' partial
+    /// reading, which the core's text parser does not return.
     Header,
 }

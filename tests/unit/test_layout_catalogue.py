@@ -166,3 +166,15 @@ def test_the_parser_reads_the_catalogues_headers() -> None:
     assert total.level_ok / total.with_level >= 0.99
     assert total.message_ok / total.lines >= 0.97
     assert total.fields_ok / total.with_fields >= 0.90
+
+
+def test_the_compiled_core_decides_the_catalogues_records() -> None:
+    # Batch level: records of the catalogue's lines are transformed whole by the core (the header recogniser runs
+    # there), their documents byte for byte the Python reference's.
+    from tests.unit.test_transform_differential import _records_of, check, handed_back
+
+    lines = [golden["line"] for _, golden in _lines()]
+    records = _records_of(lines, per_record=20)
+    assert handed_back(records) == []
+    assert check(records) == len(lines)
+    assert check(records, keep_original=True, patterns=False) == len(lines)

@@ -158,7 +158,7 @@ def test_golden_lines_in_wire_records() -> None:
               for line in (GOLDEN / "containers" / name).read_text().splitlines()]
     lines += [c["input"] for c in json.loads((GOLDEN / "syslog" / "messages.json").read_text())]
     records = _records_of(lines, per_record=1)
-    assert len(handed_back(records)) < len(records) // 4
+    assert handed_back(records) == []  # header recognition runs in the core: every golden line is its own
     assert check(records, keep_original=True) == len(lines)
 
 

@@ -7,6 +7,8 @@ pub mod access;
 pub mod json;
 pub mod logfmt;
 pub mod header;
+mod pyctype;
+pub mod stamps;
 pub mod text;
 #[cfg(test)]
 mod tests;
@@ -92,10 +94,16 @@ fn not_json(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
     if let Some((ns, fields)) = access::parse_access(line)? {
         return Ok(Parsed { message: line.to_owned(), time_ns: Some(ns), level: None, fields, json: None });
     }
-    if let Some(t) = text::parse_text(line, now_ns)? {
-        return Ok(Parsed { message: t.message, time_ns: t.time_ns, level: t.level, fields: t.fields, json: None });
-    }
-    if line.contains('=') {
+    // Err(Header): the known layouts read a time but not the whole header; the recogniser reads the line.
+    let partial = match text::parse_text(line, now_ns) {
+        Ok(Some(t)) => {
+            return Ok(Parsed { message: t.message, time_ns: t.time_ns, level: t.level, fields: t.fields, json: None })
+        }
+        Ok(None) => false,
+        Err(Delegate::Header) => true,
+        Err(why) => return Err(why),
+    };
+    if !partial && line.contains('=') {
         if let Some(mut pairs) = logfmt::parse_logfmt(line)? {
             let message = KV_MESSAGE.iter().find_map(|k| pop(&mut pairs, k)).unwrap_or_else(|| line.to_owned());
             let level = KV_LEVEL.iter().find_map(|k| pop(&mut pairs, k));
@@ -115,9 +123,17 @@ fn not_json(line: &str, now_ns: i64) -> Result<Parsed, Delegate> {
             return Ok(Parsed { message, time_ns, level, fields: Fields::new(), json });
         }
     }
-    // No known layout: the header recogniser (processor/parsers/header.py) is the Python reference's alone.
-    if header::may_have_header(line) {
-        return Err(Delegate::Header);
+    // No known layout read the whole header: the recogniser does (processor/parsers/header.py's rules).
+    if partial || header::may_have_header(line) {
+        match header::recognise(line, now_ns)? {
+            Some(h) => {
+                let level = h.level.map(str::to_owned);
+                return Ok(Parsed { message: h.message, time_ns: h.time_ns, level, fields: h.fields, json: None });
+            }
+            // The reference then keeps what the known layouts read, which the text parser does not return.
+            None if partial => return Err(Delegate::Header),
+            None => {}
+        }
     }
     Ok(Parsed::plain(line.to_owned()))
 }
