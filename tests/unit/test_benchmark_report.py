@@ -66,6 +66,15 @@ def test_rows_of_a_current_run_name_both_cores_the_goals_and_no_footnote() -> No
     assert "| B5 logjet / rsyslog per CPU-second | native | 1.500 | 1.350 | 1.650 | >= 1.5 | yes |" in lines
 
 
+def test_a_near_miss_reads_as_one_and_the_readme_gives_the_processors_own_b1() -> None:
+    from benchmarks.report import Goal
+
+    assert Goal(">=", 0.85).verdict(0.840) == "**no: 1.01x short**"
+    assert Goal(">=", 0.66).verdict(0.345) == "**no: 1.9x short**"
+    paragraph = render(load())["benchmarks"]
+    assert "(native core)" in paragraph and "(python core)" not in paragraph
+
+
 def test_rows_of_an_older_run_carry_its_core_and_the_notes_of_its_unequal_peer() -> None:
     old = copy.deepcopy(load()["20261125T184026Z.json"])  # the last full run before the compiled core
     got, notes = rows(old)
