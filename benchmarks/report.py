@@ -15,6 +15,7 @@ that added ``native/``) ran the Python parse step. Runs of the older harness lac
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -370,14 +371,25 @@ _BEFORE_KEYS: tuple[tuple[str, str, Pick], ...] = (
                  lambda d: d.get("b4_syslog_udp", {}).get("lines_per_s_core")))
 
 
+_FULL_RUN = re.compile(r"\d{8}T\d{6}Z\.json")
+
+
+def _full_runs(files: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The runs of every benchmark (``python -m benchmarks`` without ``--only``), oldest first."""
+    return [(n, r) for n, r in files.items() if _FULL_RUN.fullmatch(n) and r.get("b1_entries_per_s_core")
+            and r.get("b2_entries_per_s_2_workers") and r.get("b5_ratio_to_rsyslog")]
+
+
 def _before_section(files: dict[str, dict[str, Any]]) -> list[str]:
-    """Each ``<time>-before-<commit>.json`` against the newest full run that ran the same (Python) parse step."""
+    """Each ``<time>-before-<commit>.json`` against the full run of the same day (the same machine that day)."""
     out: list[str] = []
-    after_name = "latest.json"
-    after = files[after_name]
     for name, before in files.items():
         if "-before-" not in name:
             continue
+        same_day = [(n, r) for n, r in _full_runs(files) if r["date"][:10] == before["date"][:10]]
+        if not same_day:
+            continue
+        after_name, after = same_day[-1]
         commit = name.rsplit("-before-", 1)[1].removesuffix(".json")
         lines: list[str] = []
         for label, key, pick in _BEFORE_KEYS:
@@ -390,11 +402,48 @@ def _before_section(files: dict[str, dict[str, Any]]) -> list[str]:
         if lines:
             out += ["", f"### Before and after the Python optimisations: `results/{name}` against "
                         f"`results/{after_name}`",
-                    _wrap(f"The same harness on the same machine; \"before\" is the code at {commit} (on main), "
-                          f"measured in one run on {before['date']}; \"after\" is the latest full run "
-                          f"({after['date']}), its Python parse step for B1 and B2 (a B2 of the compiled core is "
-                          "left out). Medians."), "",
+                    _wrap(f"The same harness on the same machine the same day; \"before\" is the code at {commit} (on "
+                          f"main), measured in one run on {before['date']}; \"after\" is the full run of that day "
+                          f"({after['date']}), its Python parse step for B1 and B2. Medians."), "",
                     "| benchmark | before | after | change |", "|---|---:|---:|---:|", *lines]
+    return out
+
+
+# The figures of the compiled core's goals, before and after it: (label, key in a full run's top level, format).
+_CORE_KEYS = (("B1 entries/s on one core", "b1_entries_per_s_core", ",.0f"),
+              ("B1 / floor (same run)", "b1_ratio_to_floor", ".3f"),
+              ("B2 1 worker, entries/s", "b2_entries_per_s_1_worker", ",.0f"),
+              ("B2 2 workers, entries/s", "b2_entries_per_s_2_workers", ",.0f"),
+              ("B3 pipeline / Elasticsearch's ceiling (same run)", "b3_ratio_to_es_ceiling", ".3f"),
+              ("B4 files, logjet / rsyslog per CPU-second", "b4_ratio_to_rsyslog", ".2f"),
+              ("B4 syslog TCP, logjet / rsyslog per CPU-second", "b4_syslog_tcp_ratio_to_rsyslog", ".2f"),
+              ("B4 syslog UDP, logjet / rsyslog per CPU-second", "b4_syslog_udp_ratio_to_rsyslog", ".2f"),
+              ("B5 logjet / rsyslog per CPU-second", "b5_ratio_to_rsyslog", ".2f"))
+
+
+def _core_before_after_section(files: dict[str, dict[str, Any]]) -> list[str]:
+    """The last full run of the Python parse step against ``latest.json``, when that is the compiled core's."""
+    after = files.get("latest.json")
+    runs = _full_runs(files)
+    python_runs = [(n, r) for n, r in runs if _core(r, "b1_entries_per_s_core") == "python"]
+    if after is None or not python_runs or _core(after, "b1_entries_per_s_core") == "python":
+        return []
+    name, before = python_runs[-1]
+    floors = [r["details"]["b1"]["floor_entries_per_s"]["median"] for r in (before, after)]
+    out = ["", f"### Before and after the compiled core: `results/{name}` against `results/latest.json`",
+           _wrap(f"The same harness; \"before\" is the last full run of the Python parse step ({before['date']}), "
+                 f"\"after\" the latest full run ({after['date']}). The machine is not the same speed on both days: "
+                 f"B1's floor (orjson alone, same run) was {floors[0]:,.0f} entries/s before and {floors[1]:,.0f} "
+                 "after, so the ratios (to the floor, to Elasticsearch's ceiling, to rsyslog: each measured in its own "
+                 "run) compare, and the absolute rates do not. Medians."
+                 + (" The \"before\" run's rsyslog peer had omkafka's reopenOnHup on (its Kafka producer rebuilt at "
+                    "every counter refresh) and B5 timed rsyslog over its whole run: its rsyslog ratios are not like "
+                    "for like." if rows(before)[1] else "")), "",
+           "| benchmark | before | after | change |", "|---|---:|---:|---:|"]
+    for label, key, fmt in _CORE_KEYS:
+        was, now = before.get(key), after.get(key)
+        if was and now:
+            out.append(f"| {label} | {was:{fmt}} | {now:{fmt}} | {now / was:.2f}x |")
     return out
 
 
@@ -530,7 +579,8 @@ def render(files: dict[str, dict[str, Any]]) -> dict[str, str]:
     (README.md)."""
     bench = _benchmarks(files)
     body = (_latest_section(bench) + _b1_section(bench) + _tail_section(bench) + _first_doc_section(bench)
-            + _before_section(bench) + _files_section(bench) + _fuzz_section(files) + _faults_section(files)
+            + _core_before_after_section(bench) + _before_section(bench) + _files_section(bench)
+            + _fuzz_section(files) + _faults_section(files)
             + _layouts_section(files) + _patterns_section(files))
     return {"report": "\n".join(body), "benchmarks": _readme_paragraph(bench), "first_doc": _first_doc_paragraph(bench)}
 

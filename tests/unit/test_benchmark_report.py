@@ -75,6 +75,21 @@ def test_a_near_miss_reads_as_one_and_the_readme_gives_the_processors_own_b1() -
     assert "(native core)" in paragraph and "(python core)" not in paragraph
 
 
+def test_the_compiled_core_is_compared_with_the_last_full_run_of_the_python_parse_step() -> None:
+    report = render(load())["report"].splitlines()
+    start = report.index("### Before and after the compiled core: `results/20261125T184026Z.json` against "
+                         "`results/latest.json`")
+    rows_after = report[start:report.index("", report.index("|---|---:|---:|---:|", start))]
+    latest, before = load()["latest.json"], load()["20261125T184026Z.json"]
+    ratio = latest["b1_ratio_to_floor"] / before["b1_ratio_to_floor"]
+    assert (f"| B1 / floor (same run) | {before['b1_ratio_to_floor']:.3f} | {latest['b1_ratio_to_floor']:.3f} | "
+            f"{ratio:.2f}x |") in rows_after
+    assert any("not like for like" in line for line in report[start:start + 8])  # that run's peer is flagged
+    # The Python optimisations are compared within their own day, not against a later machine's run.
+    assert any(line.startswith("### Before and after the Python optimisations:") and "20261125T184026Z" in line
+               for line in report)
+
+
 def test_rows_of_an_older_run_carry_its_core_and_the_notes_of_its_unequal_peer() -> None:
     old = copy.deepcopy(load()["20261125T184026Z.json"])  # the last full run before the compiled core
     got, notes = rows(old)
