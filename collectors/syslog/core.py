@@ -8,24 +8,8 @@ and ``Output.ship``), which the compiled core is held to by tests/unit/test_sysl
 
 from __future__ import annotations
 
-import os
-from types import ModuleType
+from logjet.core import load_core
 
 __all__ = ["CORE", "native"]
 
-
-def _load() -> tuple[str, ModuleType | None]:
-    choice = os.environ.get("LOGJET_CORE", "native")
-    if choice == "python":
-        return choice, None
-    if choice != "native":
-        raise ValueError(f"LOGJET_CORE must be 'native' or 'python', not {choice!r}")
-    try:
-        from logjet import _core
-    except ImportError as exc:  # a checkout whose extension was never built (no cargo at install time)
-        raise ImportError("logjet's compiled core is not built: reinstall with cargo on the PATH "
-                          "(pip install -e .), or set LOGJET_CORE=python to use the Python syslog path") from exc
-    return choice, _core
-
-
-CORE, native = _load()
+CORE, native = load_core()

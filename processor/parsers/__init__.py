@@ -14,7 +14,6 @@ hands back (an integer field past 64 bits in an access log or a text layout, the
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from logjet.core import load_core
 from logjet.formats import syslog
 from logjet.timeparse import rfc3339_ns
 from processor.parsers.access import parse_access
@@ -215,21 +215,8 @@ SYSLOG_LEVEL = {"emergency": "emergency", "alert": "alert", "critical": "critica
                  "warning": "warn", "notice": "notice", "informational": "info", "debug": "debug"}
 
 
-def _load_core() -> tuple[str, Any]:
-    choice = os.environ.get("LOGJET_CORE", "native")
-    if choice == "python":
-        return choice, None
-    if choice != "native":
-        raise ValueError(f"LOGJET_CORE must be 'native' or 'python', not {choice!r}")
-    try:
-        from logjet import _core
-    except ImportError as exc:  # a checkout whose extension was never built (no cargo at install time)
-        raise ImportError("logjet's compiled core is not built: reinstall with cargo on the PATH "
-                          "(pip install -e .), or set LOGJET_CORE=python to use the Python parsers") from exc
-    return choice, _core.parse_batch
-
-
-CORE, _parse_batch = _load_core()
+CORE, _native = load_core()
+_parse_batch = _native.parse_batch if _native is not None else None
 
 
 def _settle(result: Any, line: str, now_ns: int) -> Parsed:
