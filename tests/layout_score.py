@@ -252,11 +252,12 @@ def _ns(stamp: str) -> int:
     return ns
 
 
-def _commit() -> tuple[str | None, bool]:
+def commit_state(*paths: str) -> tuple[str | None, bool]:
+    """This checkout's commit, and whether ``paths`` (what a score depends on) have uncommitted changes."""
     root = Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "processor", "tests/data/layouts"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=root,
                                capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None, False
@@ -267,7 +268,7 @@ def write_result(per: dict[str, Tally], total: Tally, loghub: dict[str, Tally], 
                  suffix: str = "", parser_commit: str | None = None) -> Path:
     """The shares as ``benchmarks/results/layouts-<UTC stamp>[-suffix].json``."""
     now = datetime.now(UTC).replace(microsecond=0)
-    commit, dirty = (parser_commit, False) if parser_commit else _commit()
+    commit, dirty = (parser_commit, False) if parser_commit else commit_state("processor", "tests/data/layouts")
     result = {
         "kind": "layouts", "date": now.isoformat(), "commit": commit, "uncommitted_changes": dirty,
         "parser": f"processor.parsers.parse_line ({_core_name()})", "receive_time": load_catalogue()["receive_time"],

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
 import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from processor.parsers import CORE, parse_line
 from processor.patterns import pattern
+from tests.layout_score import commit_state
 from tests.unit.test_loghub import LOGHUB, NOW, SYSTEMS
 
 __all__ = ["Score", "grouping_accuracy", "main", "score_system"]
@@ -62,17 +62,6 @@ def score_system(system: str) -> Score:
     return Score(len(lines), grouping_accuracy(found, truth), len(set(found)), len(set(truth)))
 
 
-def _commit() -> tuple[str | None, bool]:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "processor", "native/src"], cwd=root,
-                               capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None, False
-    return sha.stdout.strip(), bool(dirty.stdout.strip())
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.pattern_score", description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="write the scores to benchmarks/results/patterns-*.json")
@@ -85,7 +74,7 @@ def main(argv: list[str]) -> int:
     print(f"{'mean':<12} {'':>6} {mean:>6.3f}")
     if args.write:
         now = datetime.now(UTC).replace(microsecond=0)
-        commit, dirty = _commit()
+        commit, dirty = commit_state("processor", "native/src")
         result = {"kind": "patterns", "date": now.isoformat(), "commit": commit, "uncommitted_changes": dirty,
                   "core": CORE, "mean_ga": mean, "systems": {name: asdict(s) for name, s in scores.items()}}
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@
 //! Each entry is encoded once, into one buffer, the entries separated by commas: a record of consecutive entries is
 //! then one slice of it between the source's prefix and `]}`, and the sizes `_fit` compares are sums.
 
-use crate::transform::dumps_str;
+use crate::transform::{dumps_str, dumps_str_pairs};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -50,16 +50,8 @@ pub fn source_prefix(id: &str, kind: &str, host: &str, collector: &str, path: Op
         dumps_str(&mut out, path);
     }
     if !tags.is_empty() {
-        out.extend_from_slice(br#","tags":{"#);
-        for (i, (k, v)) in tags.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            dumps_str(&mut out, k);
-            out.push(b':');
-            dumps_str(&mut out, v);
-        }
-        out.push(b'}');
+        out.extend_from_slice(br#","tags":"#);
+        dumps_str_pairs(&mut out, tags);
     }
     out.extend_from_slice(br#"},"entries":["#);
     out

@@ -9,7 +9,7 @@
 use crate::output::{count_flags, records, Entry, Flagged, Limits, Record, FLAG_TRUNCATED};
 use crate::parsers::{Fields, Value};
 use crate::timeparse::{month, rfc3339_ns, to_ns, year_of};
-use crate::transform::dumps_str;
+use crate::transform::{dumps_str, dumps_str_pairs};
 use crate::Delegate;
 use regex::bytes::Regex;
 use std::borrow::Cow;
@@ -353,16 +353,8 @@ fn dumps(elements: &Elements) -> String {
             out.push(b',');
         }
         dumps_str(&mut out, id);
-        out.extend_from_slice(b":{");
-        for (j, (k, v)) in params.iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            dumps_str(&mut out, k);
-            out.push(b':');
-            dumps_str(&mut out, v);
-        }
-        out.push(b'}');
+        out.push(b':');
+        dumps_str_pairs(&mut out, params);
     }
     out.push(b'}');
     String::from_utf8(out).expect("JSON of strs is UTF-8")

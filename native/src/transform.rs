@@ -198,6 +198,20 @@ static ESCAPED: [bool; 256] = {
     table
 };
 
+/// An object of strs as orjson writes a dict of them, in the pairs' order.
+pub fn dumps_str_pairs(out: &mut Vec<u8>, pairs: &[(String, String)]) {
+    out.push(b'{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        dumps_str(out, k);
+        out.push(b':');
+        dumps_str(out, v);
+    }
+    out.push(b'}');
+}
+
 /// A float as orjson writes it: the shortest digits that read back the same (as Python's repr), in positional
 /// notation for decimal exponents from -5 to 15 (`1.0`, `0.00001`), in scientific notation otherwise (`1e+16`,
 /// `1.5e-7`); NaN and infinities as null.

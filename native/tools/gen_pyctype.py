@@ -12,21 +12,11 @@ import sys
 import unicodedata
 from pathlib import Path
 
-
-def _ranges(pred) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for c in range(0x80, 0x110000):  # ASCII is answered without a table
-        if 0xD800 <= c <= 0xDFFF or not pred(chr(c)):
-            continue
-        if out and out[-1][1] == c - 1:
-            out[-1] = (out[-1][0], c)
-        else:
-            out.append((c, c))
-    return out
+from gen_unicode import ranges  # this folder is first on sys.path when a tool runs
 
 
 def _table(name: str, doc: str, pred) -> str:
-    rs = _ranges(pred)
+    rs = ranges(pred, 0x80)  # ASCII is answered without a table
     body = ", ".join(f"(0x{a:x}, 0x{b:x})" for a, b in rs)
     return f"/// {doc}\npub const {name}: &[(u32, u32)] = &[{body}];\n"
 

@@ -13,9 +13,10 @@ import unicodedata
 from pathlib import Path
 
 
-def _ranges(pred) -> list[tuple[int, int]]:
+def ranges(pred, start: int = 0) -> list[tuple[int, int]]:
+    """The runs of code points from ``start`` (surrogates aside) for which ``pred`` holds of the one-char string."""
     out: list[tuple[int, int]] = []
-    for c in range(0x110000):
+    for c in range(start, 0x110000):
         if 0xD800 <= c <= 0xDFFF or not pred(chr(c)):
             continue
         if out and out[-1][1] == c - 1:
@@ -30,9 +31,9 @@ def _class(ranges: list[tuple[int, int]]) -> str:
 
 
 def main() -> None:
-    space = _class(_ranges(str.isspace))
-    digit = _class(_ranges(str.isdecimal))
-    word = _class(_ranges(lambda ch: ch.isalnum() or ch == "_"))
+    space = _class(ranges(str.isspace))
+    digit = _class(ranges(str.isdecimal))
+    word = _class(ranges(lambda ch: ch.isalnum() or ch == "_"))
     zeros = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and unicodedata.decimal(chr(c), None) == 0]
     out = Path(__file__).resolve().parent.parent / "src" / "unicode.rs"
     out.write_text(

@@ -5,7 +5,7 @@
 //! engine's backtracking limit (`RegexLimit`), and a line whose time the known layouts read when the recogniser then
 //! gives no header (`Delegate::Header`).
 
-use super::stamps::{find_stamp, is_alpha, is_digit, is_lower, is_upper, read_stamp, strip, Line, Match, Stamp};
+use super::stamps::{find_stamp, is_alpha, is_digit, is_lower, is_upper, read_stamp, strip, Line, Match, Stamp, Stop, R};
 use super::{Fields, Value};
 use crate::pyre::{compile, digit, int, is_space, PyRegex};
 use crate::Delegate;
@@ -350,19 +350,6 @@ impl Default for St {
     }
 }
 
-/// Where the reference's recogniser stops: a ValueError (it gives no header), or what the core cannot decide.
-enum Stop {
-    Value,
-    Core(Delegate),
-}
-
-impl From<Delegate> for Stop {
-    fn from(d: Delegate) -> Self {
-        Stop::Core(d)
-    }
-}
-
-type R<T> = Result<T, Stop>;
 /// A token's end and whether it said the header ends there.
 type Step = Option<(usize, bool)>;
 

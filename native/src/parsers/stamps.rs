@@ -197,9 +197,9 @@ static P: LazyLock<Patterns> = LazyLock::new(|| Patterns {
     dated: compile(r"\d{4}[-/.]\d\d[-/.]\d\d|\d{1,2}[-/ ][A-Z][a-z]{2}[-/ ]\d{4}|[A-Z][a-z]{2}", false),
 });
 
-/// Why `_read` gives no stamp where the reference raises: ValueError (caught by `read_stamp`), or what the core
-/// cannot decide.
-enum Stop {
+/// Why a ported step gives nothing where the reference raises: ValueError (caught by `read_stamp`, and by the header
+/// recogniser, which then gives no header), or what the core cannot decide.
+pub(super) enum Stop {
     Value,
     Core(Delegate),
 }
@@ -210,7 +210,7 @@ impl From<Delegate> for Stop {
     }
 }
 
-type R<T> = Result<T, Stop>;
+pub(super) type R<T> = Result<T, Stop>;
 
 fn num(s: &str) -> R<i64> {
     int(s).ok_or(Stop::Value) // at most 4 digits everywhere it is used
